@@ -1,0 +1,108 @@
+"""Folder conversion: mirror a tree of photos into a tree of HDR files.
+
+Reading the next photo and writing the previous result run on worker threads
+while the model computes, so decoding and encoding hide behind the network.
+A file that fails is recorded with its reason and the batch goes on; nothing
+is swallowed: every failure ends up in the results.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+from .errors import FhdrError, UsageError
+from .hdr_files import write_hdr
+from .pipeline import Converter, postprocess, preprocess
+from .read import LDR_EXTENSIONS, read_ldr
+
+FORMATS = ("exr", "hdr")
+
+
+@dataclass
+class BatchJob:
+    src: Path
+    dst: Path
+
+
+@dataclass
+class BatchResult:
+    job: BatchJob
+    status: str  # "converted", "skipped" or "failed"
+    reason: str = ""
+
+
+def plan_batch(in_dir: Path, out_dir: Path, *, recursive: bool = False, pattern: str | None = None,
+               fmt: str = "exr") -> list[BatchJob]:
+    """The photos under `in_dir` (matching `pattern`, if given) and where each one's HDR goes."""
+    if not in_dir.is_dir():
+        raise UsageError(f"{in_dir}: not a folder")
+    if fmt not in FORMATS:
+        raise UsageError(f"--format must be one of {', '.join(FORMATS)}, got '{fmt}'")
+    candidates = in_dir.rglob("*") if recursive else in_dir.iterdir()
+    jobs = []
+    for src in sorted(candidates):
+        if not src.is_file() or src.suffix.lower() not in LDR_EXTENSIONS:
+            continue
+        if pattern and not fnmatch.fnmatch(src.name, pattern):
+            continue
+        jobs.append(BatchJob(src, (out_dir / src.relative_to(in_dir)).with_suffix(f".{fmt}")))
+    return jobs
+
+
+def run_batch(jobs: list[BatchJob], converter: Converter, *, overwrite: bool = False, skip_existing: bool = False,
+              float32: bool = False, exposure_ev: float = 0.0,
+              on_tile: Callable[[int, int], None] | None = None) -> Iterator[BatchResult]:
+    """Convert every job, yielding one result per job in order."""
+    if overwrite and skip_existing:
+        raise UsageError("--overwrite and --skip-existing exclude each other")
+    todo: list[BatchJob] = []
+    for job in jobs:
+        if job.dst.exists() and skip_existing:
+            yield BatchResult(job, "skipped", "output exists")
+        else:
+            todo.append(job)
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fhdr-read") as readers, \
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="fhdr-write") as writers:
+        reads = [readers.submit(read_ldr, job.src) for job in todo[:2]]
+        pending_write: tuple[BatchJob, Future] | None = None
+        for index, job in enumerate(todo):
+            if index + 2 < len(todo):
+                reads.append(readers.submit(read_ldr, todo[index + 2].src))
+            try:
+                if job.dst.exists() and not overwrite:
+                    raise UsageError(f"{job.dst}: already exists (use --overwrite or --skip-existing)")
+                image = reads[index].result()
+                reads[index] = None  # drop the decoded photo as soon as it is used
+                hdr = postprocess(converter(preprocess(image.rgb), on_tile), exposure_ev)
+                job.dst.parent.mkdir(parents=True, exist_ok=True)
+                write = writers.submit(write_hdr, job.dst, hdr, alpha=image.alpha, half=not float32, overwrite=overwrite)
+            except Exception as exc:  # recorded in the results, never dropped
+                write = None
+                failure = BatchResult(job, "failed", describe(exc))
+            else:
+                failure = None
+            if pending_write:
+                yield _finish(*pending_write)
+            pending_write = (job, write) if write else None
+            if failure:
+                yield failure
+        if pending_write:
+            yield _finish(*pending_write)
+
+
+def _finish(job: BatchJob, write: Future) -> BatchResult:
+    try:
+        write.result()
+    except Exception as exc:  # recorded in the results, never dropped
+        return BatchResult(job, "failed", describe(exc))
+    return BatchResult(job, "converted")
+
+
+def describe(exc: Exception) -> str:
+    """Our errors already read as sentences; anything else is unexpected, so name its type."""
+    return str(exc) if isinstance(exc, FhdrError) else f"unexpected {type(exc).__name__}: {exc}"

@@ -1,0 +1,124 @@
+"""Throughput and memory of inference, next to the device's reachable convolution peak.
+
+The peak is a 3x3 64->64 convolution in the same run, precision and memory
+layout: FHDR is nearly all such convolutions, so the ratio says how much of the
+machine the model actually uses. FLOPs are counted analytically (model.py).
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+from dataclasses import asdict, dataclass
+
+import torch
+
+from .model import flops_per_pixel
+from .pipeline import Converter
+from .tile import computed_pixels
+
+
+@dataclass
+class ModelRun:
+    iterations: int
+    seconds: float
+    megapixels_per_s: float
+    ms_per_megapixel: float
+    gflops_per_s: float
+    fraction_of_peak: float
+    tiling_overhead: float  # computed pixels / output pixels
+    tile: int
+    peak_memory_mib: float
+
+
+@dataclass
+class BenchmarkReport:
+    device: str
+    threads: int
+    size: tuple[int, int]
+    half: bool
+    conv_peak_gflops: float
+    flops_per_pixel: dict[int, int]
+    runs: list[ModelRun]
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def conv_peak_gflops(device: torch.device, half: bool, size: int = 256, repeat: int = 5) -> float:
+    """GFLOP/s of a 3x3 64->64 convolution, channels-last, at the benchmark's precision."""
+    dtype = torch.float16 if half else torch.float32
+    conv = torch.nn.Conv2d(64, 64, 3, padding=1).to(device=device, dtype=dtype, memory_format=torch.channels_last)
+    x = torch.randn(1, 64, size, size, device=device, dtype=dtype).to(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        conv(x)  # warm-up: algorithm selection, allocations
+        _sync(device)
+        start = time.perf_counter()
+        for _ in range(repeat):
+            conv(x)
+        _sync(device)
+    seconds = (time.perf_counter() - start) / repeat
+    return 2 * 64 * 64 * 9 * size * size / seconds / 1e9
+
+
+def run_benchmark(converters: list[Converter], height: int, width: int, repeat: int = 1, seed: int = 0) -> BenchmarkReport:
+    """Time each converter (one per iteration count) on a random image of height x width."""
+    first = converters[0]
+    device, half = first.device, first.half
+    peak = conv_peak_gflops(device, half)
+    image = torch.rand(1, 3, height, width, generator=torch.Generator().manual_seed(seed))
+    runs = []
+    for conv in converters:
+        tile = conv.tile_size(height, width)
+        computed = computed_pixels(height, width, tile, conv.radius)
+        conv(image[..., :16, :16])  # warm-up outside the timing
+        _reset_peak_memory(device)
+        _sync(device)
+        start = time.perf_counter()
+        for _ in range(repeat):
+            conv(image)
+        _sync(device)
+        seconds = (time.perf_counter() - start) / repeat
+        flops = flops_per_pixel(conv.iterations, conv.model.cfg) * computed
+        megapixels = height * width / 1e6
+        runs.append(ModelRun(
+            iterations=conv.iterations, seconds=seconds, megapixels_per_s=megapixels / seconds,
+            ms_per_megapixel=1000 * seconds / megapixels, gflops_per_s=flops / seconds / 1e9,
+            fraction_of_peak=flops / seconds / 1e9 / peak, tiling_overhead=computed / (height * width),
+            tile=tile, peak_memory_mib=_peak_memory_mib(device),
+        ))
+    return BenchmarkReport(
+        device=torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        threads=torch.get_num_threads(), size=(height, width), half=half, conv_peak_gflops=peak,
+        flops_per_pixel={c.iterations: flops_per_pixel(c.iterations, c.model.cfg) for c in converters}, runs=runs,
+    )
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _reset_peak_memory(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    else:
+        try:  # Linux: "5" resets the VmHWM high-water mark of this process
+            with open("/proc/self/clear_refs", "w") as f:
+                f.write("5")
+        except OSError:
+            pass  # not Linux: the figure is then the process's lifetime peak
+
+
+def _peak_memory_mib(device: torch.device) -> float:
+    """Peak GPU allocation, or the process's peak resident memory (VmHWM) on the CPU."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

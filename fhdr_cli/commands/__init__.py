@@ -1,0 +1,59 @@
+"""One module per subcommand; this file holds what they share: error reporting and the consoles."""
+
+from __future__ import annotations
+
+import functools
+import traceback
+from pathlib import Path
+from typing import Annotated, Callable, Optional, TypeVar
+
+import typer
+from rich.console import Console
+
+from ..errors import FhdrError
+
+console = Console()
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+F = TypeVar("F", bound=Callable)
+
+
+class _Settings:
+    debug = False  # set by the root callback from `fhdr --debug`
+
+
+settings = _Settings()
+
+
+def report_errors(command: F) -> F:
+    """Turn an FhdrError into one line on stderr and its exit code (2 usage, 1 failure).
+
+    ``fhdr --debug`` shows the traceback instead. Ctrl-C / SIGTERM exit with 130.
+    """
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except FhdrError as exc:
+            if settings.debug:
+                err_console.print(traceback.format_exc(), markup=False)
+            err_console.print(f"fhdr: error: {exc}", markup=False)
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            err_console.print("fhdr: interrupted", markup=False)
+            raise typer.Exit(130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+# Options shared by the commands that run the model (Annotated aliases keep their help in one place).
+Iterations = Annotated[int, typer.Option("--iterations", "-n", min=1, max=4, help="Feedback iterations (1 fastest, 4 best).")]
+Tile = Annotated[Optional[int], typer.Option("--tile", help="Tile size in pixels (default: from the memory budget; exact either way).")]
+Device = Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")]
+Half = Annotated[bool, typer.Option("--half", help="fp16 autocast (CUDA only).")]
+Threads = Annotated[Optional[int], typer.Option("--threads", help="CPU threads (default: one per core).")]
+Weights = Annotated[Optional[Path], typer.Option("--weights", help="FHDR checkpoint to use instead of the shipped one.")]
+Exposure = Annotated[float, typer.Option("--exposure", help="Shift the result by this many stops (EV).")]
+Float32 = Annotated[bool, typer.Option("--float32", help="Write 32-bit float EXR instead of half.")]
+Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace existing output files.")]

@@ -1,0 +1,71 @@
+"""fhdr batch: convert a folder of photos, mirroring its tree; goes on past bad files."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from ..batch import plan_batch, run_batch
+from ..pipeline import Converter
+from . import Device, Exposure, Float32, Half, Iterations, Overwrite, Threads, Tile, Weights, console, err_console, report_errors
+
+
+@report_errors
+def batch_command(
+    in_dir: Path = typer.Argument(..., help="Folder of JPEG/PNG photos.", show_default=False),
+    out_dir: Path = typer.Argument(..., help="Folder for the HDR files (created; the tree is mirrored).", show_default=False),
+    recursive: bool = typer.Option(False, "--recursive", "-r", help="Include subfolders."),
+    pattern: Optional[str] = typer.Option(None, "--pattern", help="Only file names matching this glob, e.g. 'IMG_*.jpg'."),
+    fmt: str = typer.Option("exr", "--format", help="exr or hdr."),
+    skip_existing: bool = typer.Option(False, "--skip-existing", help="Leave files whose output exists (resume a batch)."),
+    overwrite: Overwrite = False,
+    iterations: Iterations = 4,
+    tile: Tile = None,
+    device: Device = "auto",
+    half: Half = False,
+    threads: Threads = None,
+    exposure: Exposure = 0.0,
+    float32: Float32 = False,
+    weights: Weights = None,
+) -> None:
+    """Convert every photo in a folder. Exit 1 if any file failed, 0 otherwise."""
+    jobs = plan_batch(in_dir, out_dir, recursive=recursive, pattern=pattern, fmt=fmt)
+    if not jobs:
+        err_console.print(f"fhdr: no JPEG/PNG files in {in_dir}", markup=False)
+        return
+    converter = Converter.load(weights=weights, device=device, iterations=iterations, tile=tile, half=half, threads=threads)
+    results = []
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err_console) as progress:
+        files = progress.add_task("files", total=len(jobs))
+        tiles = progress.add_task("tiles", total=None, visible=False)
+
+        def on_tile(done: int, total: int) -> None:
+            progress.update(tiles, completed=done, total=total, visible=total > 1)
+
+        for result in run_batch(jobs, converter, overwrite=overwrite, skip_existing=skip_existing,
+                                float32=float32, exposure_ev=exposure, on_tile=on_tile):
+            results.append(result)
+            if result.status == "failed":
+                progress.console.print(f"failed: {result.job.src}: {result.reason}", markup=False)
+            progress.update(files, advance=1)
+
+    counts = Counter(r.status for r in results)
+    table = Table(title=f"fhdr batch: {in_dir} -> {out_dir}")
+    table.add_column("converted", justify="right")
+    table.add_column("skipped", justify="right")
+    table.add_column("failed", justify="right")
+    table.add_row(str(counts["converted"]), str(counts["skipped"]), str(counts["failed"]))
+    console.print(table)
+    failures = [r for r in results if r.status == "failed"]
+    if failures:
+        detail = Table("file", "reason", title="failures")
+        for r in failures:
+            detail.add_row(str(r.job.src), r.reason)
+        console.print(detail)
+        raise typer.Exit(1)

@@ -1,0 +1,48 @@
+"""fhdr benchmark: speed, efficiency and memory of inference on this machine."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+from rich.table import Table
+
+from ..benchmark import run_benchmark
+from ..pipeline import Converter
+from . import Device, Half, Threads, Tile, Weights, console, report_errors
+
+
+@report_errors
+def benchmark_command(
+    device: Device = "auto",
+    size: str = typer.Option("1024x1024", "--size", help="Image size WIDTHxHEIGHT (or one number for a square)."),
+    iterations: str = typer.Option("1,2,3,4", "--iterations", "-n", help="Comma-separated iteration counts to time."),
+    repeat: int = typer.Option(1, "--repeat", min=1, help="Timed runs per iteration count (after a warm-up)."),
+    tile: Tile = None,
+    half: Half = False,
+    threads: Threads = None,
+    weights: Weights = None,
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Megapixels per second, GFLOP/s against the device's convolution peak, tiling overhead, peak memory."""
+    try:
+        width, height = (int(v) for v in (size.split("x") if "x" in size else (size, size)))
+        counts = [int(v) for v in iterations.split(",")]
+    except ValueError:
+        raise typer.BadParameter("expected e.g. --size 1024x768 and --iterations 1,4") from None
+    converters = [Converter.load(weights=weights, device=device, iterations=n, tile=tile, half=half, threads=threads)
+                  for n in counts]
+    report = run_benchmark(converters, height, width, repeat=repeat)
+    if as_json:
+        typer.echo(json.dumps(report.as_dict(), indent=2))
+        return
+    console.print(f"device: {report.device}, {report.threads} threads, {width}x{height}, "
+                  f"{'fp16' if report.half else 'fp32'}; 3x3 64->64 conv peak: {report.conv_peak_gflops:.1f} GFLOP/s")
+    console.print("model FLOPs per output pixel: " + ", ".join(
+        f"n={n}: {f / 1e6:.2f} M" for n, f in report.flops_per_pixel.items()))
+    table = Table("iterations", "s", "MP/s", "ms/MP", "GFLOP/s", "of peak", "tile", "overhead", "peak MiB")
+    for r in report.runs:
+        table.add_row(str(r.iterations), f"{r.seconds:.2f}", f"{r.megapixels_per_s:.3f}", f"{r.ms_per_megapixel:.0f}",
+                      f"{r.gflops_per_s:.1f}", f"{100 * r.fraction_of_peak:.0f} %", str(r.tile),
+                      f"{r.tiling_overhead:.2f}x", f"{r.peak_memory_mib:.0f}")
+    console.print(table)

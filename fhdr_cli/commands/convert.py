@@ -1,0 +1,36 @@
+"""fhdr convert: one photo in, one HDR file out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.progress import Progress
+
+from ..pipeline import Converter, convert_file
+from . import Device, Exposure, Float32, Half, Iterations, Overwrite, Threads, Tile, Weights, err_console, report_errors
+
+
+@report_errors
+def convert_command(
+    src: Path = typer.Argument(..., help="Input photo (JPEG or PNG, 8 or 16 bit).", show_default=False),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output .exr or .hdr (default: input name with .exr)."),
+    iterations: Iterations = 4,
+    tile: Tile = None,
+    device: Device = "auto",
+    half: Half = False,
+    threads: Threads = None,
+    exposure: Exposure = 0.0,
+    float32: Float32 = False,
+    overwrite: Overwrite = False,
+    weights: Weights = None,
+) -> None:
+    """Reconstruct a scene-linear HDR image (EXR or Radiance .hdr) from one LDR photo."""
+    dst = output or src.with_suffix(".exr")
+    converter = Converter.load(weights=weights, device=device, iterations=iterations, tile=tile, half=half, threads=threads)
+    with Progress(console=err_console, transient=True) as progress:
+        task = progress.add_task(f"converting {src.name}", total=None)
+        convert_file(src, dst, converter, overwrite=overwrite, exposure_ev=exposure, float32=float32,
+                     on_tile=lambda done, total: progress.update(task, completed=done, total=total))
+    err_console.print(f"wrote {dst}", markup=False)

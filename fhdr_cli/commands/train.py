@@ -1,0 +1,53 @@
+"""fhdr train: learn FHDR weights from a folder of real HDR images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+from ..scenes import VALIDATION_SCENES
+from ..train import StepReport, TrainSettings, train
+from . import console, report_errors
+
+
+@report_errors
+def train_command(
+    data: Path = typer.Option(..., "--data", help="Folder of .exr/.hdr scenes (panoramas, cube strips or photos)."),
+    out: Path = typer.Option(Path("runs/fhdr.pt"), "--out", help="Last checkpoint; the best one goes to *.best.pt."),
+    iterations: int = typer.Option(4, "--iterations", min=1, max=4, help="Feedback iterations trained (loss averaged over all)."),
+    patch: int = typer.Option(64, "--patch", min=16, help="Training crop size in pixels."),
+    batch: int = typer.Option(8, "--batch", min=1),
+    lr: float = typer.Option(2e-4, "--lr"),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda (bf16 autocast on CUDA)."),
+    minutes: float = typer.Option(60.0, "--minutes", help="Time budget; a final checkpoint is written at the end."),
+    resume: Optional[Path] = typer.Option(None, "--resume", help="Checkpoint to continue from (model, optimizer, step)."),
+    val_scenes: str = typer.Option(",".join(VALIDATION_SCENES), "--val-scenes", help="Comma-separated scene names held out from training."),
+    checkpoint_minutes: float = typer.Option(5.0, "--checkpoint-minutes"),
+    vgg_weights: Optional[Path] = typer.Option(None, "--vgg-weights", help="ImageNet VGG19 state dict for the paper's perceptual loss (default: SSIM term)."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads."),
+    seed: int = typer.Option(0, "--seed"),
+) -> None:
+    """Train FHDR on LDR/HDR pairs simulated from real HDR scenes (held-out scenes validate)."""
+    settings = TrainSettings(
+        data=data, out=out, iterations=iterations, patch=patch, batch=batch, lr=lr, device=device,
+        minutes=minutes, resume=resume, val_scenes=tuple(v for v in val_scenes.split(",") if v),
+        checkpoint_minutes=checkpoint_minutes, vgg_weights=vgg_weights, threads=threads, seed=seed,
+    )
+    with Progress(TextColumn("[bold]train"), BarColumn(), TextColumn("{task.description}"), TimeRemainingColumn(),
+                  console=console) as progress:
+        task = progress.add_task("", total=minutes * 60)
+        average = None
+
+        def on_step(r: StepReport) -> None:
+            nonlocal average
+            average = r.loss if average is None else 0.98 * average + 0.02 * r.loss
+            text = f"step {r.step}  loss {average:.4f}"
+            if r.val_loss is not None:
+                progress.console.print(f"step {r.step}: val loss {r.val_loss:.4f}{'  (best, saved)' if r.saved else ''}")
+            progress.update(task, completed=r.elapsed_s, description=text)
+
+        best = train(settings, on_step)
+    console.print(f"best checkpoint: {best}")

@@ -1,0 +1,28 @@
+"""Which torch device and how many CPU threads to use."""
+
+from __future__ import annotations
+
+import torch
+
+from .errors import UsageError
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """'auto' picks CUDA when present; asking for CUDA without it is a usage error."""
+    if name not in DEVICES:
+        raise UsageError(f"unknown device '{name}'; choose one of {', '.join(DEVICES)}")
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda: no CUDA device is available (this torch build or machine has none)")
+    return torch.device(name)
+
+
+def set_threads(threads: int | None) -> None:
+    """CPU intra-op threads; None keeps torch's default (one per core)."""
+    if threads is not None:
+        if threads < 1:
+            raise UsageError(f"--threads must be at least 1, got {threads}")
+        torch.set_num_threads(threads)

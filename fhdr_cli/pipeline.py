@@ -1,0 +1,144 @@
+"""Inference, split as pre-process -> tiled model -> post-process, and the Python API.
+
+    >>> import fhdr_cli
+    >>> hdr = fhdr_cli.convert(rgb_uint8)      # HxWx3 -> HxWx3 float32 scene-linear Rec.709
+
+Output convention: pixels well exposed in the photo equal its sRGB decoding
+(within a few percent); recovered highlights go above 1.0. ``exposure_ev``
+multiplies the result by 2**EV.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from .atomic import check_writable_dir
+from .device import resolve_device, set_threads
+from .errors import UsageError
+from .hdr_files import hdr_format, write_hdr
+from .model import FHDR, receptive_radius
+from .read import read_ldr
+from .tile import auto_tile_size, iter_tiles, plan_tiles
+from .weights import Checkpoint, load_checkpoint
+
+# Measured peak activation memory of FHDR inference per padded-tile pixel (fp32, all iterations).
+ACTIVATION_BYTES_PER_PIXEL = 3200
+DEFAULT_MEMORY_BUDGET = 1 << 30  # bytes of activations; keeps a 24 MP photo well inside 2 GiB
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_checkpoint(path: str | None) -> Checkpoint:
+    return load_checkpoint(Path(path) if path else None)
+
+
+def preprocess(image: np.ndarray) -> torch.Tensor:
+    """HxW[xC] uint8/uint16/float image -> (1, 3, H, W) float32 in [0, 1]."""
+    if image.ndim == 2:
+        image = image[..., None]
+    if image.ndim != 3 or image.shape[-1] not in (1, 3, 4):
+        raise UsageError(f"expected an HxW, HxWx3 or HxWx4 image, got shape {image.shape}")
+    if image.shape[-1] == 1:
+        image = np.repeat(image, 3, axis=-1)
+    image = image[..., :3]
+    if image.dtype == np.uint8:
+        image = image.astype(np.float32) / 255.0
+    elif image.dtype == np.uint16:
+        image = image.astype(np.float32) / 65535.0
+    else:
+        image = np.clip(image.astype(np.float32), 0.0, 1.0)
+    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None]
+
+
+def postprocess(hdr: torch.Tensor, exposure_ev: float = 0.0) -> np.ndarray:
+    """(1, 3, H, W) -> HxWx3 float32, scaled by 2**exposure_ev."""
+    out = hdr[0].permute(1, 2, 0).float()
+    if exposure_ev:
+        out = out * (2.0**exposure_ev)
+    return np.ascontiguousarray(out.cpu().numpy())
+
+
+@dataclass
+class Converter:
+    """A loaded model plus the settings for running it; call it on (1, 3, H, W) tensors."""
+
+    checkpoint: Checkpoint
+    device: torch.device
+    iterations: int = 4
+    tile: int | None = None  # core tile size; None = from the memory budget
+    memory_budget: int = DEFAULT_MEMORY_BUDGET
+    half: bool = False
+
+    @classmethod
+    def load(cls, weights: Path | None = None, device: str = "auto", iterations: int = 4,
+             tile: int | None = None, half: bool = False, threads: int | None = None,
+             memory_budget: int = DEFAULT_MEMORY_BUDGET) -> "Converter":
+        dev = resolve_device(device)
+        if half and dev.type != "cuda":
+            raise UsageError("--half needs --device cuda (half precision is slow and inexact on CPU)")
+        if not 1 <= iterations <= FHDR.max_iterations:
+            raise UsageError(f"--iterations must be 1..{FHDR.max_iterations}, got {iterations}")
+        if tile is not None and tile < 16:
+            raise UsageError(f"--tile must be at least 16 pixels, got {tile}")
+        set_threads(threads)
+        checkpoint = _cached_checkpoint(str(weights) if weights else None)
+        checkpoint.model.to(dev)
+        return cls(checkpoint=checkpoint, device=dev, iterations=iterations, tile=tile, half=half, memory_budget=memory_budget)
+
+    @property
+    def model(self) -> FHDR:
+        return self.checkpoint.model
+
+    @property
+    def training(self) -> dict:
+        return self.checkpoint.training
+
+    @property
+    def radius(self) -> int:
+        return receptive_radius(self.iterations, self.model.cfg)
+
+    def tile_size(self, height: int, width: int) -> int:
+        if self.tile is not None:
+            return self.tile
+        return auto_tile_size(height, width, self.radius, self.memory_budget, ACTIVATION_BYTES_PER_PIXEL)
+
+    def __call__(self, ldr: torch.Tensor, on_tile: Callable[[int, int], None] | None = None) -> torch.Tensor:
+        """(1, 3, H, W) LDR in [0, 1] -> (1, 3, H, W) scene-linear HDR on the CPU."""
+        height, width = ldr.shape[-2:]
+        out = torch.empty((1, 3, height, width), dtype=torch.float32)
+        size = self.tile_size(height, width)
+        count = len(plan_tiles(height, width, size))
+        for index, (t, core) in enumerate(iter_tiles(self._run, ldr.to(self.device), self.radius, size), 1):
+            out[..., t.y0 : t.y1, t.x0 : t.x1] = core.float().cpu()
+            if on_tile:
+                on_tile(index, count)
+        return out
+
+    @torch.inference_mode()
+    def _run(self, window: torch.Tensor) -> torch.Tensor:
+        with torch.autocast("cuda", dtype=torch.float16, enabled=self.half):
+            return self.model.infer(window, self.iterations)
+
+
+def convert(image: np.ndarray, *, iterations: int = 4, exposure_ev: float = 0.0, tile: int | None = None,
+            device: str = "auto", weights: Path | None = None) -> np.ndarray:
+    """One LDR image (HxWx3 uint8/uint16, or float in [0, 1]) -> HxWx3 float32 scene-linear HDR."""
+    converter = Converter.load(weights=weights, device=device, iterations=iterations, tile=tile)
+    return postprocess(converter(preprocess(image)), exposure_ev)
+
+
+def convert_file(src: Path, dst: Path, converter: Converter, *, overwrite: bool = False, exposure_ev: float = 0.0,
+                 float32: bool = False, on_tile: Callable[[int, int], None] | None = None) -> None:
+    """read -> model -> write for one file. The output appears whole or not at all."""
+    hdr_format(dst)  # fail on a bad output extension before spending minutes on the model
+    check_writable_dir(dst)
+    if dst.exists() and not overwrite:
+        raise UsageError(f"{dst}: already exists (use --overwrite)")
+    image = read_ldr(src)
+    hdr = postprocess(converter(preprocess(image.rgb), on_tile), exposure_ev)
+    write_hdr(dst, hdr, alpha=image.alpha, half=not float32, overwrite=overwrite)

@@ -1,0 +1,84 @@
+"""LDR photos simulated from real HDR, as in the paper: exposure, camera curve, noise, 8 bits, JPEG.
+
+Training and evaluation both use this, so the held-out numbers measure the same
+task the model was trained on. Every random choice comes from the caller's
+``numpy.random.Generator``, which makes evaluation inputs reproducible.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+
+from .color import linear_to_srgb, srgb_to_linear
+
+WELL_EXPOSED = (0.1, 0.9)  # LDR code values trusted to anchor the output's scale
+
+
+@dataclass
+class SimulatedPair:
+    ldr: np.ndarray  # HxWx3 float32 in [0, 1], gamma-encoded, 8-bit quantised (the network's input)
+    target: np.ndarray  # HxWx3 float32 scene-linear, in the output convention (see anchor_scale)
+
+
+def camera_curve(linear: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A random camera response: sRGB, a plain gamma 1.8–2.6, or the sigmoid fit to DoRF.
+
+    The DoRF fit f(H) = (1+s) H^n / (H^n + s) (n ~ N(0.9, 0.1), s ~ N(0.6, 0.1)) is the
+    one used by HDR-reconstruction papers to mimic real cameras; f(1) = 1 for all n, s.
+    """
+    kind = rng.integers(3)
+    if kind == 0:
+        return linear_to_srgb(torch.from_numpy(linear)).numpy()
+    if kind == 1:
+        return linear ** (1.0 / rng.uniform(1.8, 2.6))
+    n = max(0.5, rng.normal(0.9, 0.1))
+    s = max(0.2, rng.normal(0.6, 0.1))
+    hn = linear**n
+    return (1 + s) * hn / (hn + s)
+
+
+def anchor_scale(ldr: np.ndarray, linear: np.ndarray) -> float:
+    """Factor that puts `linear` on the sRGB-decoded scale of `ldr` over well-exposed pixels.
+
+    That is the product's output convention: whatever the camera curve was, pixels
+    that were well exposed in the photo come out equal to its sRGB decoding.
+    """
+    lo, hi = WELL_EXPOSED
+    ok = np.all((ldr > lo) & (ldr < hi), axis=-1) & np.all(linear > 1e-4, axis=-1)
+    if ok.sum() < 16:
+        return 1.0
+    decoded = srgb_to_linear(torch.from_numpy(ldr[ok])).numpy()
+    return float(np.median(decoded / linear[ok]))
+
+
+def simulate(hdr: np.ndarray, rng: np.random.Generator, *, jpeg: bool = True) -> SimulatedPair:
+    """One LDR capture of the scene `hdr` (HxWx3 linear RGB) and its HDR target."""
+    hdr = np.maximum(hdr.astype(np.float32), 0.0)
+    white_balance = rng.normal(1.0, 0.03, size=3).astype(np.float32)
+    hdr = hdr * (white_balance / white_balance.mean())
+
+    # Expose so that a random 1–15 % of pixels clip in at least one channel.
+    clip_fraction = rng.uniform(0.01, 0.15)
+    brightest = hdr.max(axis=-1)
+    level = float(np.quantile(brightest, 1.0 - clip_fraction))
+    if level <= 1e-8:
+        level = float(brightest.max()) or 1.0
+    exposed = hdr / level
+
+    # Shot + read noise on the sensor, before clipping and the curve.
+    shot, read = rng.uniform(0, 2e-3), rng.uniform(0, 2e-3)
+    noisy = exposed + rng.standard_normal(exposed.shape).astype(np.float32) * np.sqrt(shot * np.minimum(exposed, 1) + read**2)
+    encoded = camera_curve(np.clip(noisy, 0.0, 1.0), rng)
+    ldr8 = np.clip(np.round(encoded * 255.0), 0, 255).astype(np.uint8)
+    if jpeg and rng.random() < 0.8:
+        quality = int(rng.integers(70, 101))
+        _, buf = cv2.imencode(".jpg", np.ascontiguousarray(ldr8[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, quality])
+        ldr8 = cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1]
+    ldr = ldr8.astype(np.float32) / 255.0
+
+    target = exposed * anchor_scale(ldr, exposed)
+    return SimulatedPair(ldr=ldr, target=target.astype(np.float32))

@@ -1,0 +1,191 @@
+"""Training FHDR on simulated LDR/HDR pairs cut from real HDR scenes.
+
+Loss, as in the paper: L1 between mu-law tonemapped output and target at every
+feedback iteration, averaged over iterations, plus a perceptual term. The
+paper's perceptual term uses ImageNet VGG19 features, which cannot be
+downloaded here; by default we use 1 - SSIM on the same mu-law images (it ships
+offline, needs no weights and rewards local structure the way VGG features do);
+``vgg_weights`` switches to the paper's VGG19 term for users who have them.
+
+Runs are budgeted in minutes, checkpoint atomically, and resume exactly where
+they stopped (model, optimizer, step count and the accumulated training summary).
+"""
+
+from __future__ import annotations
+
+import csv
+import platform
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from .color import mu_law
+from .device import resolve_device, set_threads
+from .errors import UsageError
+from .metrics import ssim
+from .model import FHDR
+from .perceptual import VGGPerceptualLoss
+from .scenes import VALIDATION_SCENES, Scene, load_scenes, random_view
+from .simulate import simulate
+from .weights import load_checkpoint, save_checkpoint
+
+
+@dataclass
+class TrainSettings:
+    data: Path
+    out: Path = Path("runs/fhdr.pt")  # last checkpoint (resumable); the best by validation goes to *.best.pt
+    iterations: int = 4
+    patch: int = 64
+    batch: int = 8
+    lr: float = 2e-4
+    device: str = "auto"
+    minutes: float = 60.0
+    resume: Path | None = None
+    seed: int = 0
+    val_scenes: tuple[str, ...] = VALIDATION_SCENES
+    checkpoint_minutes: float = 5.0
+    perceptual_weight: float = 0.1  # the paper's text weights its perceptual term 0.1
+    vgg_weights: Path | None = None
+    threads: int | None = None
+    log: Path | None = None  # CSV; defaults to out with .csv
+
+
+@dataclass
+class StepReport:
+    step: int
+    loss: float
+    elapsed_s: float
+    val_loss: float | None = None
+    saved: bool = False
+
+
+def hdr_loss(outputs: list[torch.Tensor], target: torch.Tensor, perceptual: Callable, weight: float) -> torch.Tensor:
+    """Mean over iterations of L1(mu(out), mu(target)) + weight * perceptual, per-sample max-normalised."""
+    peak = target.amax(dim=(1, 2, 3), keepdim=True).clamp(min=1e-6)
+    target_mu = mu_law(target / peak)
+    total = 0.0
+    for out in outputs:
+        out_mu = mu_law(out / peak)
+        total = total + (out_mu - target_mu).abs().mean() + weight * perceptual(out_mu, target_mu)
+    return total / len(outputs)
+
+
+def ssim_loss(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return 1.0 - ssim(a, b).mean()
+
+
+def make_batch(scenes: list[Scene], rng: np.random.Generator, size: int, count: int) -> tuple[torch.Tensor, torch.Tensor]:
+    ldr, target = [], []
+    for _ in range(count):
+        pair = simulate(random_view(scenes[rng.integers(len(scenes))], rng, size), rng)
+        ldr.append(pair.ldr)
+        target.append(pair.target)
+    as_tensor = lambda xs: torch.from_numpy(np.stack(xs)).permute(0, 3, 1, 2).contiguous()  # noqa: E731
+    return as_tensor(ldr), as_tensor(target)
+
+
+def train(s: TrainSettings, on_step: Callable[[StepReport], None] = lambda r: None) -> Path:
+    """Train until the time budget is spent; returns the path of the best checkpoint."""
+    device = resolve_device(s.device)
+    set_threads(s.threads)
+    if not 1 <= s.iterations <= FHDR.max_iterations:
+        raise UsageError(f"--iterations must be 1..{FHDR.max_iterations}, got {s.iterations}")
+    train_scenes = load_scenes(s.data, exclude=set(s.val_scenes))
+    val_scenes = load_scenes(s.data, names=set(s.val_scenes))
+    if not train_scenes:
+        raise UsageError(f"{s.data}: no .exr/.hdr training scenes (after holding out {len(val_scenes)})")
+
+    summary: dict = {"phases": [], "steps": 0, "seconds": 0.0}
+    if s.resume:
+        ckpt = load_checkpoint(s.resume)
+        model, summary = ckpt.model, ckpt.training or summary
+        step = int(ckpt.extra.get("step", summary["steps"]))
+        # validation losses are only comparable at the same iteration count
+        same_task = ckpt.extra.get("best_val_iterations") == s.iterations
+        best_val = float(ckpt.extra.get("best_val", float("inf"))) if same_task else float("inf")
+    else:
+        torch.manual_seed(s.seed)
+        model, step, best_val = FHDR(), 0, float("inf")
+    model.to(device).train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=s.lr)
+    if s.resume and "optimizer" in ckpt.extra:
+        optimizer.load_state_dict(ckpt.extra["optimizer"])
+        for group in optimizer.param_groups:
+            group["lr"] = s.lr
+
+    perceptual = VGGPerceptualLoss(s.vgg_weights).to(device) if s.vgg_weights else ssim_loss
+    rng = np.random.default_rng(s.seed + step)  # a resumed run draws new samples, not a replay
+    val_ldr, val_target = make_batch(val_scenes, np.random.default_rng(1234), 96, 4 * len(val_scenes)) if val_scenes else (None, None)
+
+    phase = {
+        "iterations": s.iterations, "patch": s.patch, "batch": s.batch, "lr": s.lr,
+        "perceptual": "vgg19" if s.vgg_weights else f"ssim x{s.perceptual_weight}",
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)",
+        "start_step": step, "steps": 0, "seconds": 0.0,
+        "train_scenes": [sc.name for sc in train_scenes], "val_scenes": [sc.name for sc in val_scenes],
+    }
+    summary["phases"].append(phase)
+    log_path = s.log or Path(s.out).with_suffix(".csv")
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    new_log = not log_path.exists()
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
+
+    def validate() -> float | None:
+        if val_ldr is None:
+            return None
+        model.eval()
+        with torch.no_grad(), autocast:
+            outs = model(val_ldr.to(device), s.iterations)
+            loss = hdr_loss([o.float() for o in outs], val_target.to(device), perceptual, s.perceptual_weight)
+        model.train()
+        return float(loss)
+
+    def checkpoint(val: float | None) -> bool:
+        nonlocal best_val
+        phase["seconds"] = round(time.monotonic() - start, 1)
+        summary["steps"] = step
+        summary["seconds"] = round(previous_seconds + phase["seconds"], 1)
+        summary["val_loss"] = val
+        improved = val is not None and val < best_val
+        if improved:
+            best_val = val
+        meta = {"step": step, "best_val": best_val, "best_val_iterations": s.iterations}
+        save_checkpoint(s.out, model, summary, optimizer=optimizer.state_dict(), **meta)
+        if improved:
+            save_checkpoint(best_path, model, summary, **meta)
+        return improved
+
+    best_path = Path(s.out).with_suffix(".best.pt")
+    previous_seconds = float(summary.get("seconds", 0.0))
+    start = last_save = time.monotonic()
+    deadline = start + s.minutes * 60
+    with open(log_path, "a", newline="") as log_file:
+        log = csv.writer(log_file)
+        if new_log:
+            log.writerow(["step", "elapsed_s", "iterations", "loss", "val_loss"])
+        while time.monotonic() < deadline:
+            ldr, target = make_batch(train_scenes, rng, s.patch, s.batch)
+            with autocast:
+                outputs = model(ldr.to(device), s.iterations)
+            loss = hdr_loss([o.float() for o in outputs], target.to(device), perceptual, s.perceptual_weight)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            step += 1
+            phase["steps"] += 1
+            report = StepReport(step=step, loss=loss.item(), elapsed_s=time.monotonic() - start)
+            done = time.monotonic() >= deadline
+            if done or time.monotonic() - last_save >= s.checkpoint_minutes * 60:
+                report.val_loss = validate()
+                report.saved = checkpoint(report.val_loss)
+                last_save = time.monotonic()
+            log.writerow([step, f"{report.elapsed_s:.1f}", s.iterations, f"{report.loss:.5f}",
+                          "" if report.val_loss is None else f"{report.val_loss:.5f}"])
+            log_file.flush()
+            on_step(report)
+    return best_path if best_path.exists() else Path(s.out)
+

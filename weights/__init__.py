@@ -1,0 +1,1 @@
+"""Shipped FHDR checkpoint; installed as the ``fhdr_cli.weights`` package (see pyproject.toml)."""
