@@ -16,7 +16,7 @@ from typing import Callable, Iterator
 
 from .errors import FhdrError, UsageError
 from .hdr_files import write_hdr
-from .pipeline import Converter, postprocess, preprocess
+from .pipeline import Converter
 from .read import LDR_EXTENSIONS, read_ldr
 
 FORMATS = ("exr", "hdr")
@@ -54,8 +54,7 @@ def plan_batch(in_dir: Path, out_dir: Path, *, recursive: bool = False, pattern:
 
 
 def run_batch(jobs: list[BatchJob], converter: Converter, *, overwrite: bool = False, skip_existing: bool = False,
-              float32: bool = False, exposure_ev: float = 0.0,
-              on_tile: Callable[[int, int], None] | None = None) -> Iterator[BatchResult]:
+              float32: bool = False, on_tile: Callable[[int, int], None] | None = None) -> Iterator[BatchResult]:
     """Convert every job, yielding one result per job in order."""
     if overwrite and skip_existing:
         raise UsageError("--overwrite and --skip-existing exclude each other")
@@ -78,7 +77,7 @@ def run_batch(jobs: list[BatchJob], converter: Converter, *, overwrite: bool = F
                     raise UsageError(f"{job.dst}: already exists (use --overwrite or --skip-existing)")
                 image = reads[index].result()
                 reads[index] = None  # drop the decoded photo as soon as it is used
-                hdr = postprocess(converter(preprocess(image.rgb), on_tile), exposure_ev)
+                hdr = converter(image.rgb, on_tile)
                 job.dst.parent.mkdir(parents=True, exist_ok=True)
                 write = writers.submit(write_hdr, job.dst, hdr, alpha=image.alpha, half=not float32, overwrite=overwrite)
             except Exception as exc:  # recorded in the results, never dropped

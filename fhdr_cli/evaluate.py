@@ -18,7 +18,7 @@ import numpy as np
 from .baselines import BASELINES
 from .errors import UsageError
 from .metrics import evaluate_pair
-from .pipeline import Converter, postprocess, preprocess
+from .pipeline import Converter
 from .scenes import load_scenes, random_view, scene_files
 from .simulate import simulate
 
@@ -67,7 +67,7 @@ def evaluate(hdr_dir: Path, *, weights: Path | None = None, iterations: tuple[in
         raise UsageError(f"{hdr_dir}: no held-out .exr/.hdr scenes to evaluate (skipped {len(trained)} trained-on)")
 
     methods: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-        f"fhdr n={n}": (lambda ldr, c=c: postprocess(c(preprocess(ldr)))) for n, c in converters.items()
+        f"fhdr n={n}": converter for n, converter in converters.items()
     }
     methods.update(BASELINES)
     scores: dict[str, dict[str, list[float]]] = {m: {k: [] for k in METRICS} for m in methods}

@@ -1,36 +1,29 @@
 """Exact tiled inference: any image size in bounded memory, same result as the whole image.
 
-The image is reflect-padded once by the network's receptive radius. Every tile
-is cut from that padded image with a margin of the radius on each side, run
-through the network, and cropped back to its core. Because no output pixel of
+The image is mirrored at its borders by the network's receptive radius. Every
+tile is cut from that mirrored image with a margin of the radius on each side,
+run through the network, and cropped back to its core. Because no output pixel of
 the core sees past the margin, the tiles' own border effects are cropped away
-and the stitched result equals running the padded image whole.
+and the stitched result equals running the mirrored image whole.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import Iterator
 
-import torch
+import numpy as np
 
 
-def reflect_indices(n: int, pad: int) -> torch.Tensor:
+def reflect_indices(n: int, pad: int) -> np.ndarray:
     """Indices that mirror a length-n axis by `pad` on both sides (any pad, even n == 1)."""
-    i = torch.arange(-pad, n + pad)
+    i = np.arange(-pad, n + pad)
     if n == 1:
-        return torch.zeros_like(i)
+        return np.zeros_like(i)
     period = 2 * (n - 1)
-    i = i.remainder(period)
-    return torch.where(i >= n, period - i, i)
-
-
-def reflect_pad(x: torch.Tensor, pad: int) -> torch.Tensor:
-    """Mirror padding of the last two axes; unlike F.pad it allows pad >= size."""
-    h, w = x.shape[-2:]
-    x = x.index_select(-2, reflect_indices(h, pad).to(x.device))
-    return x.index_select(-1, reflect_indices(w, pad).to(x.device))
+    i = np.remainder(i, period)
+    return np.where(i >= n, period - i, i)
 
 
 @dataclass(frozen=True)
@@ -61,12 +54,18 @@ def auto_tile_size(height: int, width: int, radius: int, budget_bytes: int, byte
     return min(max(height, width), side)
 
 
-def iter_tiles(
-    run: Callable[[torch.Tensor], torch.Tensor], image: torch.Tensor, radius: int, tile: int
-) -> Iterator[tuple[Tile, torch.Tensor]]:
-    """Yield each tile's core output; `image` is (1, C, H, W), `run` maps (1, C, h, w) -> (1, C', h, w)."""
-    padded = reflect_pad(image, radius)
-    for t in plan_tiles(image.shape[-2], image.shape[-1], tile):
-        window = padded[..., t.y0 : t.y1 + 2 * radius, t.x0 : t.x1 + 2 * radius]
-        out = run(window)
-        yield t, out[..., radius : radius + t.y1 - t.y0, radius : radius + t.x1 - t.x0]
+def iter_windows(image: np.ndarray, radius: int, tile: int) -> Iterator[tuple[Tile, np.ndarray]]:
+    """Each tile's input: its core plus `radius` pixels of context, mirrored at the image borders.
+
+    `image` is HxW[xC]; windows are gathered straight from it, so no padded copy
+    of the whole image is ever made.
+    """
+    height, width = image.shape[:2]
+    rows, cols = reflect_indices(height, radius), reflect_indices(width, radius)
+    for t in plan_tiles(height, width, tile):
+        yield t, image[rows[t.y0 : t.y1 + 2 * radius]][:, cols[t.x0 : t.x1 + 2 * radius]]
+
+
+def crop_core(window_output: np.ndarray, t: Tile, radius: int) -> np.ndarray:
+    """The part of a window's output that the tile contributes (HxW[xC])."""
+    return window_output[radius : radius + t.y1 - t.y0, radius : radius + t.x1 - t.x0]

@@ -31,7 +31,7 @@ from .model import FHDR
 from .perceptual import VGGPerceptualLoss
 from .scenes import VALIDATION_SCENES, Scene, load_scenes, random_view
 from .simulate import simulate
-from .weights import load_checkpoint, save_checkpoint
+from .checkpoint import load_checkpoint, save_checkpoint
 
 
 @dataclass

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from fhdr_cli.model import FHDR
-from fhdr_cli.weights import save_checkpoint
+from fhdr_cli.checkpoint import save_checkpoint
 
 
 @pytest.fixture(autouse=True)

@@ -79,3 +79,13 @@ def test_flops_match_the_papers_cost():
     # about 1.1 TFLOP per megapixel for one iteration, 4.3 for four (DEVELOPERS.md)
     assert 1.0e6 < flops_per_pixel(1) < 1.25e6
     assert 4.0e6 < flops_per_pixel(4) < 4.4e6
+
+
+def test_channels_last_inference_matches_the_plain_layout():
+    model = random_model()
+    x = torch.rand(1, 3, 40, 36)
+    with torch.no_grad():
+        plain = model.infer(x, 2)
+        model.to(memory_format=torch.channels_last)
+        fast = model.infer(x.contiguous(memory_format=torch.channels_last), 2)
+    assert (fast - plain).abs().max() <= 1e-4

@@ -1,40 +1,55 @@
+import numpy as np
 import torch
 
 from conftest import random_model
 from fhdr_cli.model import receptive_radius
-from fhdr_cli.tile import computed_pixels, iter_tiles, plan_tiles, reflect_pad
+from fhdr_cli.pipeline import Converter
+from fhdr_cli.tile import computed_pixels, crop_core, iter_windows, plan_tiles, reflect_indices
 
 
-def test_reflect_pad_matches_torch_and_handles_tiny_images():
-    x = torch.rand(1, 3, 7, 9)
-    assert torch.equal(reflect_pad(x, 3), torch.nn.functional.pad(x, (3, 3, 3, 3), mode="reflect"))
-    one = torch.rand(1, 3, 1, 1)
-    assert torch.equal(reflect_pad(one, 5), one.expand(1, 3, 11, 11))
-    assert reflect_pad(torch.rand(1, 1, 2, 3), 10).shape == (1, 1, 22, 23)
+def test_reflect_indices_match_numpy_and_handle_tiny_images():
+    x = np.arange(7)
+    assert np.array_equal(x[reflect_indices(7, 3)], np.pad(x, 3, mode="reflect"))
+    assert np.array_equal(reflect_indices(1, 5), np.zeros(11, dtype=int))
+    idx = reflect_indices(2, 10)
+    assert idx.shape == (22,) and set(idx.tolist()) == {0, 1}
 
 
 def test_tiles_cover_the_image_exactly_once():
     tiles = plan_tiles(301, 517, 128)
-    cover = torch.zeros(301, 517, dtype=torch.int32)
+    cover = np.zeros((301, 517), dtype=np.int32)
     for t in tiles:
         cover[t.y0 : t.y1, t.x0 : t.x1] += 1
         assert t.y1 - t.y0 <= 128 and t.x1 - t.x0 <= 128
-    assert bool((cover == 1).all())
+    assert (cover == 1).all()
 
 
 def test_tiled_equals_whole_on_an_odd_sized_image():
     model = random_model()
     iterations = 1
     radius = receptive_radius(iterations)
-    image = torch.rand(1, 3, 301, 517, generator=torch.Generator().manual_seed(1))
-    run = lambda window: model.infer(window, iterations)  # noqa: E731
-    with torch.no_grad():
-        (_, whole), = iter_tiles(run, image, radius, tile=600)
-        tiled = torch.empty_like(whole)
-        for t, core in iter_tiles(run, image, radius, tile=128):
-            tiled[..., t.y0 : t.y1, t.x0 : t.x1] = core
-    assert whole.shape == image.shape
-    assert (tiled - whole).abs().max() <= 1e-4
+    image = np.random.default_rng(1).random((301, 517, 3), dtype=np.float32)
+
+    def run(tile: int) -> np.ndarray:
+        out = np.zeros((301, 517, 3), np.float32)
+        for t, window in iter_windows(image, radius, tile):
+            x = torch.from_numpy(window).permute(2, 0, 1)[None]
+            with torch.no_grad():
+                y = model.infer(x, iterations)[0].permute(1, 2, 0).numpy()
+            out[t.y0 : t.y1, t.x0 : t.x1] = crop_core(y, t, radius)
+        return out
+
+    whole, tiled = run(600), run(128)
+    assert np.abs(tiled - whole).max() <= 1e-4
+    assert np.abs(whole).mean() > 0.01  # a real image, not zeros
+
+
+def test_converter_tiles_exactly_at_four_iterations(weights_file):
+    image = np.random.default_rng(2).integers(0, 256, (61, 83, 3), dtype=np.uint8)
+    whole = Converter.load(weights=weights_file, device="cpu", iterations=4, tile=512)(image)
+    tiled = Converter.load(weights=weights_file, device="cpu", iterations=4, tile=32)(image)
+    assert whole.shape == (61, 83, 3)
+    assert np.abs(tiled - whole).max() <= 1e-4
 
 
 def test_computed_pixels_counts_margins():

@@ -38,7 +38,8 @@ def batch_command(
     if not jobs:
         err_console.print(f"fhdr: no JPEG/PNG files in {in_dir}", markup=False)
         return
-    converter = Converter.load(weights=weights, device=device, iterations=iterations, tile=tile, half=half, threads=threads)
+    converter = Converter.load(weights=weights, device=device, iterations=iterations, tile=tile, half=half,
+                               threads=threads, exposure_ev=exposure)
     results = []
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=err_console) as progress:
@@ -49,7 +50,7 @@ def batch_command(
             progress.update(tiles, completed=done, total=total, visible=total > 1)
 
         for result in run_batch(jobs, converter, overwrite=overwrite, skip_existing=skip_existing,
-                                float32=float32, exposure_ev=exposure, on_tile=on_tile):
+                                float32=float32, on_tile=on_tile):
             results.append(result)
             if result.status == "failed":
                 progress.console.print(f"failed: {result.job.src}: {result.reason}", markup=False)

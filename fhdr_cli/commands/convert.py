@@ -28,9 +28,10 @@ def convert_command(
 ) -> None:
     """Reconstruct a scene-linear HDR image (EXR or Radiance .hdr) from one LDR photo."""
     dst = output or src.with_suffix(".exr")
-    converter = Converter.load(weights=weights, device=device, iterations=iterations, tile=tile, half=half, threads=threads)
+    converter = Converter.load(weights=weights, device=device, iterations=iterations, tile=tile, half=half,
+                               threads=threads, exposure_ev=exposure)
     with Progress(console=err_console, transient=True) as progress:
         task = progress.add_task(f"converting {src.name}", total=None)
-        convert_file(src, dst, converter, overwrite=overwrite, exposure_ev=exposure, float32=float32,
+        convert_file(src, dst, converter, overwrite=overwrite, float32=float32,
                      on_tile=lambda done, total: progress.update(task, completed=done, total=total))
     err_console.print(f"wrote {dst}", markup=False)

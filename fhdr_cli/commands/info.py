@@ -7,7 +7,7 @@ import json
 import typer
 
 from ..model import receptive_radius
-from ..weights import load_checkpoint
+from ..checkpoint import load_checkpoint
 from . import Weights, console, report_errors
 
 

@@ -1,0 +1,57 @@
+import numpy as np
+import torch
+
+from fhdr_cli.color import srgb_to_linear
+from fhdr_cli.scenes import Scene, perspective_view, random_view
+from fhdr_cli.simulate import WELL_EXPOSED, simulate
+
+
+def _scene(h=64, w=128, seed=0):
+    rng = np.random.default_rng(seed)
+    img = rng.uniform(0.05, 1.0, (h, w, 3)).astype(np.float32)
+    img[10:20, 30:50] = 200.0  # a light source
+    return img
+
+
+def test_simulation_clips_a_bounded_fraction_and_is_reproducible():
+    hdr = _scene()
+    for seed in range(6):
+        a = simulate(hdr, np.random.default_rng(seed))
+        b = simulate(hdr, np.random.default_rng(seed))
+        assert np.array_equal(a.ldr, b.ldr) and np.array_equal(a.target, b.target)
+        assert a.ldr.dtype == np.float32 and 0.0 <= a.ldr.min() and a.ldr.max() <= 1.0
+        clipped = (a.ldr.max(axis=-1) >= 250 / 255).mean()
+        assert 0.002 <= clipped <= 0.25
+        assert np.allclose(a.ldr * 255, np.round(a.ldr * 255), atol=1e-4)  # 8-bit quantised
+
+
+def test_target_is_anchored_to_the_srgb_decoded_input():
+    hdr = _scene(seed=1)
+    pair = simulate(hdr, np.random.default_rng(3))
+    lo, hi = WELL_EXPOSED
+    ok = np.all((pair.ldr > lo) & (pair.ldr < hi), axis=-1)
+    decoded = srgb_to_linear(torch.from_numpy(pair.ldr)).numpy()
+    ratio = np.median(decoded[ok] / np.maximum(pair.target[ok], 1e-6))
+    assert abs(ratio - 1.0) < 0.02
+    assert pair.target.max() > 5.0  # the light source stays far above 1.0 in the target
+
+
+def test_views_have_the_requested_size_and_stay_in_one_cube_face():
+    rng = np.random.default_rng(0)
+    faces = np.concatenate([np.full((32, 32, 3), float(i), np.float32) for i in range(6)], axis=1)
+    strip = Scene("strip", faces)
+    assert strip.kind == "cubestrip"
+    for _ in range(10):
+        view = random_view(strip, rng, 24)
+        assert view.shape == (24, 24, 3)
+        assert np.ptp(view) == 0  # never straddles two faces
+    pano = Scene("pano", _scene())
+    assert pano.kind == "panorama" and random_view(pano, rng, 40).shape == (40, 40, 3)
+
+
+def test_perspective_view_looks_where_it_is_told():
+    pano = np.zeros((64, 128, 3), np.float32)
+    pano[:32] = 1.0  # bright sky above the horizon
+    up = perspective_view(pano, yaw=0.0, pitch=np.radians(60), fov=np.radians(60), width=16, height=12)
+    down = perspective_view(pano, yaw=0.0, pitch=np.radians(-60), fov=np.radians(60), width=16, height=12)
+    assert up.mean() > 0.9 and down.mean() < 0.1
