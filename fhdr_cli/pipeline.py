@@ -20,7 +20,9 @@ import torch
 
 from .atomic import check_writable_dir
 from .device import resolve_device, set_threads
+from . import fused
 from .errors import FhdrError, UsageError
+from .fused import FusedFHDR
 from .hdr_files import hdr_format, write_hdr
 from .model import FHDR, receptive_radius
 from .read import read_ldr
@@ -28,8 +30,8 @@ from .tile import auto_tile_size, crop_core, iter_windows, plan_tiles
 from .checkpoint import Checkpoint, load_checkpoint
 
 # Peak activation memory of FHDR inference per window pixel, measured on CPU, fp32, 4 iterations
-# (512x512 window: 4.1 KB; small windows cost more per pixel). Budget: see README "Memory".
-ACTIVATION_BYTES_PER_PIXEL = 4096
+# (4.2–4.6 KB for 512–768 px windows, plain and fused engines alike). See README "Tiling and memory".
+ACTIVATION_BYTES_PER_PIXEL = 4608
 DEFAULT_MEMORY_BUDGET = 1 << 30
 
 
@@ -96,6 +98,12 @@ class Converter:
         return cls(checkpoint=checkpoint, device=dev, iterations=iterations, tile=tile, half=half,
                    exposure_ev=exposure_ev, memory_budget=memory_budget)
 
+    def __post_init__(self) -> None:
+        # The fused oneDNN path is CPU float32 only; CUDA runs the plain model under cuDNN.
+        use_fused = self.device.type == "cpu" and fused.available()
+        self.engine = "fused-onednn" if use_fused else "plain"
+        self._infer = FusedFHDR(self.model).infer if use_fused else self.model.infer
+
     @property
     def model(self) -> FHDR:
         return self.checkpoint.model
@@ -140,7 +148,7 @@ class Converter:
     def _run(self, ldr: torch.Tensor) -> torch.Tensor:
         ldr = ldr.to(self.device).contiguous(memory_format=torch.channels_last)
         with torch.autocast("cuda", dtype=torch.float16, enabled=self.half):
-            return self.model.infer(ldr, self.iterations)
+            return self._infer(ldr, self.iterations)
 
 
 def convert(image: np.ndarray, *, iterations: int = 4, exposure_ev: float = 0.0, tile: int | None = None,

@@ -89,3 +89,17 @@ def test_channels_last_inference_matches_the_plain_layout():
         model.to(memory_format=torch.channels_last)
         fast = model.infer(x.contiguous(memory_format=torch.channels_last), 2)
     assert (fast - plain).abs().max() <= 1e-4
+
+
+@pytest.mark.parametrize("iterations", [1, 2, 3, 4])
+def test_fused_cpu_inference_matches_the_plain_model(iterations):
+    from fhdr_cli.fused import FusedFHDR, available
+
+    if not available():
+        pytest.skip("this torch build has no oneDNN")
+    model = random_model(iterations)
+    x = torch.rand(2, 3, 33, 47)
+    with torch.no_grad():
+        plain = model.infer(x, iterations)
+        fast = FusedFHDR(model).infer(x, iterations)
+    assert (fast - plain).abs().max() <= 1e-4 * max(1.0, plain.abs().max().item())

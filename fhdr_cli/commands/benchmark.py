@@ -36,7 +36,7 @@ def benchmark_command(
     if as_json:
         typer.echo(json.dumps(report.as_dict(), indent=2))
         return
-    console.print(f"device: {report.device}, {report.threads} threads, {width}x{height}, "
+    console.print(f"device: {report.device} ({report.engine}), {report.threads} threads, {width}x{height}, "
                   f"{'fp16' if report.half else 'fp32'}; 3x3 64->64 conv peak: {report.conv_peak_gflops:.1f} GFLOP/s")
     console.print("model FLOPs per output pixel: " + ", ".join(
         f"n={n}: {f / 1e6:.2f} M" for n, f in report.flops_per_pixel.items()))
