@@ -26,6 +26,7 @@ FORMATS = ("exr", "hdr")
 class BatchJob:
     src: Path
     dst: Path
+    clash: Path | None = None  # an earlier photo with the same output (a.jpg and a.png -> a.exr)
 
 
 @dataclass
@@ -42,6 +43,8 @@ def plan_batch(in_dir: Path, out_dir: Path, *, recursive: bool = False, pattern:
         raise UsageError(f"{in_dir}: not a folder")
     if fmt not in FORMATS:
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}, got '{fmt}'")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UsageError(f"{out_dir}: not a folder")
     candidates = in_dir.rglob("*") if recursive else in_dir.iterdir()
     jobs = []
     for src in sorted(candidates):
@@ -50,6 +53,11 @@ def plan_batch(in_dir: Path, out_dir: Path, *, recursive: bool = False, pattern:
         if pattern and not fnmatch.fnmatch(src.name, pattern):
             continue
         jobs.append(BatchJob(src, (out_dir / src.relative_to(in_dir)).with_suffix(f".{fmt}")))
+    first_for: dict[Path, Path] = {}
+    for job in jobs:  # one output per photo: never write one photo's result over another's
+        first = first_for.setdefault(job.dst, job.src)
+        if first != job.src:
+            job.clash = first
     return jobs
 
 
@@ -60,7 +68,9 @@ def run_batch(jobs: list[BatchJob], converter: Converter, *, overwrite: bool = F
         raise UsageError("--overwrite and --skip-existing exclude each other")
     todo: list[BatchJob] = []
     for job in jobs:
-        if job.dst.exists() and skip_existing:
+        if job.clash is not None:
+            yield BatchResult(job, "failed", f"{job.src}: same output {job.dst} as {job.clash}; rename one of them")
+        elif job.dst.exists() and skip_existing:
             yield BatchResult(job, "skipped", "output exists")
         else:
             todo.append(job)

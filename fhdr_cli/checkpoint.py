@@ -50,13 +50,17 @@ def load_checkpoint(path: Path | None = None) -> Checkpoint:
     if not path.is_file():
         hint = " (reinstall fhdr)" if shipped else ""
         raise WeightsError(f"{path}: weights file not found{hint}")
-    sha = file_sha256(path)
-    if shipped:
-        expected = path.with_name(path.name + ".sha256").read_text().split()[0]
-        if sha != expected:
-            raise WeightsError(f"{path}: SHA-256 mismatch, the shipped weights are corrupt (reinstall fhdr)")
     try:
+        sha = file_sha256(path)
+        if shipped:
+            expected = path.with_name(path.name + ".sha256").read_text().split()[0]
+            if sha != expected:
+                raise WeightsError(f"{path}: SHA-256 mismatch, the shipped weights are corrupt (reinstall fhdr)")
         data = torch.load(path, map_location="cpu", weights_only=True)
+    except OSError as exc:
+        raise WeightsError(f"{path}: cannot read weights ({exc.strerror or exc})") from exc
+    except WeightsError:
+        raise
     except Exception as exc:  # pickle, zip and torch errors all mean "not a usable checkpoint"
         raise WeightsError(f"{path}: not a readable FHDR checkpoint ({type(exc).__name__})") from exc
     if not isinstance(data, dict) or data.get("format") != FORMAT or "state_dict" not in data:

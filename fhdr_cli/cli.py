@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import warnings
 
 import typer
 
@@ -38,6 +39,10 @@ def root(
 ) -> None:
     """fhdr: single-image HDR reconstruction (FHDR, Khan et al., GlobalSIP 2019)."""
     settings.debug = debug
+    if not debug:
+        # torch.load(weights_only=True) warns about the pickle protocol of a foreign file just before
+        # refusing it; the refusal is reported in one line, and the warning would only garble it.
+        warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
 
 
 app.command("convert")(convert_command)

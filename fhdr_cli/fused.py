@@ -25,7 +25,7 @@ from .model import FHDR, LOG_GAIN_MAX, LOG_GAIN_MIN
 _CL = torch.channels_last
 
 
-def available() -> bool:
+def onednn_available() -> bool:
     """oneDNN's fused CPU convolutions ship with every x86/ARM CPU build of PyTorch, but check."""
     return torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_convolution_pointwise")
 

@@ -19,15 +19,14 @@ import numpy as np
 import torch
 
 from .atomic import check_writable_dir
+from .checkpoint import Checkpoint, load_checkpoint, shipped_weights_path
 from .device import resolve_device, set_threads
-from . import fused
 from .errors import FhdrError, UsageError
-from .fused import FusedFHDR
+from .fused import FusedFHDR, onednn_available
 from .hdr_files import hdr_format, write_hdr
 from .model import FHDR, receptive_radius
 from .read import read_ldr
 from .tile import auto_tile_size, crop_core, iter_windows, plan_tiles
-from .checkpoint import Checkpoint, load_checkpoint
 
 # Peak activation memory of FHDR inference per window pixel, measured on CPU, fp32, 4 iterations
 # (4.2–4.6 KB for 512–768 px windows, plain and fused engines alike). See README "Tiling and memory".
@@ -35,9 +34,19 @@ ACTIVATION_BYTES_PER_PIXEL = 4608
 DEFAULT_MEMORY_BUDGET = 1 << 30
 
 
+def _cached_checkpoint(path: Path | None) -> Checkpoint:
+    """Load once per file version: a path whose file changed (re-trained weights) is reloaded."""
+    try:
+        stat = (path or shipped_weights_path()).stat()
+        version = (stat.st_mtime_ns, stat.st_size)
+    except OSError:
+        version = None  # load_checkpoint reports the missing file
+    return _load_checkpoint_version(path, version)
+
+
 @functools.lru_cache(maxsize=4)
-def _cached_checkpoint(path: str | None) -> Checkpoint:
-    return load_checkpoint(Path(path) if path else None)
+def _load_checkpoint_version(path: Path | None, version: tuple[int, int] | None) -> Checkpoint:
+    return load_checkpoint(path)
 
 
 def preprocess(image: np.ndarray) -> torch.Tensor:
@@ -92,7 +101,7 @@ class Converter:
         set_threads(threads)
         if dev.type == "cuda":
             torch.backends.cudnn.benchmark = True
-        checkpoint = _cached_checkpoint(str(weights) if weights else None)
+        checkpoint = _cached_checkpoint(Path(weights) if weights else None)
         # channels-last: the layout oneDNN and cuDNN run 3x3 convolutions fastest in
         checkpoint.model.to(dev, memory_format=torch.channels_last)
         return cls(checkpoint=checkpoint, device=dev, iterations=iterations, tile=tile, half=half,
@@ -100,7 +109,7 @@ class Converter:
 
     def __post_init__(self) -> None:
         # The fused oneDNN path is CPU float32 only; CUDA runs the plain model under cuDNN.
-        use_fused = self.device.type == "cpu" and fused.available()
+        use_fused = self.device.type == "cpu" and onednn_available()
         self.engine = "fused-onednn" if use_fused else "plain"
         self._infer = FusedFHDR(self.model).infer if use_fused else self.model.infer
 

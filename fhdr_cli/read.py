@@ -9,7 +9,9 @@ is a one-line InputError naming the file.
 from __future__ import annotations
 
 import os
+import re
 import struct
+import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
@@ -30,16 +32,37 @@ _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _JPEG_SIGNATURE = b"\xff\xd8\xff"
 # Start-of-frame markers carry the image size: all SOFn except DHT (C4), JPG (C8) and DAC (CC).
 _JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
-_JPEG_SOS, _JPEG_EOI, _JPEG_APP1 = 0xDA, 0xD9, 0xE1
+_JPEG_SOS, _JPEG_EOI, _JPEG_APP1, _JPEG_DRI = 0xDA, 0xD9, 0xE1, 0xDD
+# Any marker but a restart (RST0-7); 0xFF00 is a stuffed data byte and 0xFFFF fill.
+_JPEG_MARKER_NOT_RST = re.compile(rb"\xff+(?![\x00\xd0-\xd7\xff])")
+_JPEG_RST = re.compile(rb"\xff+[\xd0-\xd7]")
 # Markers that stand alone, without a length field: TEM and RST0-7.
 _JPEG_NO_LENGTH = frozenset({0x01, *range(0xD0, 0xD8)})
-# libjpeg warnings (jerror.h) after which the pixels it returns are partly made up. Others,
-# such as "extraneous bytes before marker", are common in camera files and harmless.
+# libjpeg warnings (jerror.h) after which the pixels it returns are partly made up.
 _JPEG_DAMAGE_WARNINGS = (
     "premature end of data segment",
     "Premature end of JPEG file",
     "bad Huffman code",
+    "bad arithmetic code",
+    "instead of RST",  # "found marker 0x.. instead of RSTn": data lost up to the next restart
+    "Inconsistent progression sequence",  # coefficients refined that were never sent
 )
+# But libjpeg prints only its FIRST warning: a harmless one would hide the damage after it
+# (fuzzing found grey-filled images behind "Invalid SOS parameters" and "unknown JFIF revision").
+# So the harmless quirks it warns about in the header are repaired in the copy we decode (junk
+# between segments, the JFIF version, scan parameters of a sequential file, an unknown Adobe
+# transform, each set to what libjpeg assumes anyway), and any warning left counts as damage,
+# except junk right before the end-of-image marker: common in camera files, and last.
+_JPEG_HARMLESS_WARNING = re.compile(r"extraneous bytes before marker 0xd9")
+_JPEG_SEQUENTIAL_SOF = frozenset({0xC0, 0xC1, 0xC9})
+_JPEG_APP0, _JPEG_APP14 = 0xE0, 0xEE
+# Huffman coding spends at least one bit per 8x8 block of the first component it scans, and a
+# component can be subsampled at most 4x4, so a genuine JPEG has >= 1 byte per 8192 pixels.
+# A tiny file declaring a huge image is damaged or hostile: refuse it before libjpeg spends
+# seconds and gigabytes "decoding" it (it fills missing data in and, with restart markers, may
+# not even complain). Arithmetic coding (SOF9-SOF15) has no such bound.
+_JPEG_MIN_PIXELS_PER_BYTE = 8 * 8 * 4 * 4 * 8
+_JPEG_ARITHMETIC_SOF = frozenset({0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
 _MAX_CAPTURED = 1 << 16
 # File descriptor 2 belongs to the whole process: one capture at a time, or two threads would
 # restore each other's redirections and lose stderr for good.
@@ -73,6 +96,8 @@ class _Header(NamedTuple):
     width: int
     height: int
     orientation: int
+    most_pixels: int = 0  # the most pixels bytes this many can genuinely encode (0: no bound)
+    repairs: tuple[tuple[int, int, bytes], ...] = ()  # (start, end, new bytes): see _JPEG_HARMLESS_WARNING
 
 
 def read_ldr(path: Path, max_pixels: int = MAX_PIXELS) -> LdrImage:
@@ -115,6 +140,15 @@ def decode_ldr(data: bytes, name: str, max_pixels: int = MAX_PIXELS) -> LdrImage
             f"{name}: image is {header.width}x{header.height} pixels, "
             f"more than the limit of {max_pixels:,}"
         )
+    if header.most_pixels and header.width * header.height > header.most_pixels:
+        raise _corrupt(name)  # far too few bytes for the pixels it declares
+
+    if header.repairs:  # changes nothing libjpeg decodes; only its warnings, which would hide others
+        kept, start = [], 0
+        for repair_start, repair_end, new in header.repairs:
+            kept += [data[start:repair_start], new]
+            start = repair_end
+        data = b"".join(kept) + data[start:]
 
     with native_stderr_captured() as messages:
         try:
@@ -125,6 +159,11 @@ def decode_ldr(data: bytes, name: str, max_pixels: int = MAX_PIXELS) -> LdrImage
         raise _corrupt(name)
     if any(warning in text for text in messages for warning in _JPEG_DAMAGE_WARNINGS):
         raise _corrupt(name)
+    if data.startswith(_JPEG_SIGNATURE):
+        lines = [line for text in messages for line in text.splitlines() if line.strip()]
+        # OpenCV's own log lines start with "[ WARN" / "[ INFO"; the rest are libjpeg's
+        if any(not line.startswith("[") and not _JPEG_HARMLESS_WARNING.search(line) for line in lines):
+            raise _corrupt(name)
     if stored.dtype == np.uint8:
         bit_depth, full_scale = 8, 255.0
     elif stored.dtype == np.uint16:
@@ -182,6 +221,42 @@ def native_stderr_captured() -> Iterator[list[str]]:
                 captured.append(sink.read(_MAX_CAPTURED).decode("utf-8", "replace"))
 
 
+class _LockedStderr:
+    """``sys.stderr`` for the CLI's consoles: each write waits while another thread is inside
+    :func:`native_stderr_captured`, so a message printed meanwhile (a batch's "failed: ..." line,
+    a progress refresh, "interrupted") reaches the user instead of a decoder's capture file.
+    """
+
+    @staticmethod
+    def _stream():
+        stream = sys.stderr  # looked up each time: tests and rich's Live swap it
+        return getattr(stream, "rich_proxied_file", stream)
+
+    def write(self, text: str) -> int:
+        with _STDERR_LOCK:
+            stream = self._stream()
+            written = stream.write(text)
+            stream.flush()
+            return written
+
+    def flush(self) -> None:
+        with _STDERR_LOCK:
+            self._stream().flush()
+
+    def isatty(self) -> bool:
+        return self._stream().isatty()
+
+    def fileno(self) -> int:
+        return self._stream().fileno()
+
+    @property
+    def encoding(self) -> str:
+        return getattr(self._stream(), "encoding", "utf-8")
+
+
+locked_stderr = _LockedStderr()
+
+
 def _corrupt(name: str) -> InputError:
     return InputError(f"{name}: not a JPEG or PNG image (truncated or corrupt data)")
 
@@ -219,12 +294,21 @@ def _jpeg_header(data: bytes, name: str) -> _Header:
     by filling the missing part with grey, which would silently produce a wrong HDR image.
     """
     size: tuple[int, int] | None = None
+    sampling: dict[int, tuple[int, int]] = {}  # component id -> (horizontal, vertical) factors
+    restart_interval = 0
+    arithmetic = False
     orientation = 1
     seen_exif = False
+    repairs: list[tuple[int, int, bytes]] = []
+    adobe_transform_at = -1
+    sof = 0
     pos = 2
     while True:
+        start = pos
         while pos < len(data) and data[pos] != 0xFF:  # stray bytes: libjpeg skips them too
             pos += 1
+        if pos > start:
+            repairs.append((start, pos, b""))
         while pos < len(data) and data[pos] == 0xFF:  # fill bytes
             pos += 1
         if pos + 3 > len(data):
@@ -245,7 +329,16 @@ def _jpeg_header(data: bytes, name: str) -> _Header:
             precision, height, width = struct.unpack(">BHH", segment[:5])
             if precision != 8:
                 raise InputError(f"{name}: {precision}-bit JPEG is not supported")
-            size = (width, height)
+            size, sof = (width, height), marker
+            arithmetic = marker in _JPEG_ARITHMETIC_SOF
+            for i in range(6, min(len(segment), 6 + 3 * segment[5]) - 2, 3):
+                sampling[segment[i]] = (segment[i + 1] >> 4, segment[i + 1] & 15)
+        elif marker == _JPEG_DRI and len(segment) >= 2:
+            (restart_interval,) = struct.unpack(">H", segment[:2])
+        elif marker == _JPEG_APP0 and len(segment) >= 14 and segment.startswith(b"JFIF\0") and segment[5] not in (1, 2):
+            repairs.append((pos + 7, pos + 8, b"\x01"))  # unknown JFIF major version -> 1
+        elif marker == _JPEG_APP14 and len(segment) >= 12 and segment.startswith(b"Adobe") and segment[11] > 2:
+            adobe_transform_at = pos + 13
         elif marker == _JPEG_APP1 and not seen_exif and segment.startswith(b"Exif\0\0"):
             seen_exif = True
             orientation = _exif_orientation(segment[6:])
@@ -253,8 +346,44 @@ def _jpeg_header(data: bytes, name: str) -> _Header:
             # 0xFF 0xD9 cannot occur inside entropy-coded data (0xFF is stuffed as 0xFF00).
             if size is None or data.find(b"\xff\xd9", pos) < 0:
                 raise _corrupt(name)
-            return _Header(size[0], size[1], orientation)
+            if restart_interval and _missing_restarts(data, pos + length, segment, size, sampling, restart_interval):
+                raise _corrupt(name)
+            ns = segment[0] if segment else 0
+            if sof in _JPEG_SEQUENTIAL_SOF and len(segment) >= 4 + 2 * ns and segment[1 + 2 * ns : 4 + 2 * ns] != b"\x00\x3f\x00":
+                repairs.append((pos + 3 + 2 * ns, pos + 6 + 2 * ns, b"\x00\x3f\x00"))  # Ss, Se, Ah/Al
+            if adobe_transform_at >= 0 and len(sampling) in (3, 4):
+                # what libjpeg assumes for an unknown transform: YCbCr (3 components), YCCK (4)
+                repairs.append((adobe_transform_at, adobe_transform_at + 1, b"\x01" if len(sampling) == 3 else b"\x02"))
+            most_pixels = 0 if arithmetic else len(data) * _JPEG_MIN_PIXELS_PER_BYTE
+            return _Header(size[0], size[1], orientation, most_pixels, tuple(sorted(repairs)))
         pos += length
+
+
+def _missing_restarts(data: bytes, start: int, sos: bytes, size: tuple[int, int],
+                      sampling: dict[int, tuple[int, int]], interval: int) -> bool:
+    """Whether the first scan has fewer restart markers than its MCU count needs.
+
+    When data is missing, libjpeg skips ahead to the next restart marker (or the end) and fills the
+    gap with grey; its warning may not even be printed (only the first one is). Counting the
+    markers sees the loss directly. Malformed headers are left to libjpeg (False).
+    """
+    if not sos or not sampling or any(not (1 <= h <= 4 and 1 <= v <= 4) for h, v in sampling.values()):
+        return False
+    ids = sos[1 : 1 + 2 * sos[0] : 2]
+    if len(ids) != sos[0] or any(c not in sampling for c in ids):
+        return False
+    width, height = size
+    h_max = max(h for h, _ in sampling.values())
+    v_max = max(v for _, v in sampling.values())
+    ceil = lambda a, b: -(-a // b)  # noqa: E731
+    if len(ids) == 1:  # non-interleaved: one block per MCU, over the component's own size
+        h, v = sampling[ids[0]]
+        mcus = ceil(ceil(width * h, h_max), 8) * ceil(ceil(height * v, v_max), 8)
+    else:
+        mcus = ceil(width, 8 * h_max) * ceil(height, 8 * v_max)
+    end = _JPEG_MARKER_NOT_RST.search(data, start)
+    found = len(_JPEG_RST.findall(data, start, end.start() if end else len(data)))
+    return found < ceil(mcus, interval) - 1
 
 
 def _exif_orientation(tiff: bytes) -> int:

@@ -93,9 +93,9 @@ def test_channels_last_inference_matches_the_plain_layout():
 
 @pytest.mark.parametrize("iterations", [1, 2, 3, 4])
 def test_fused_cpu_inference_matches_the_plain_model(iterations):
-    from fhdr_cli.fused import FusedFHDR, available
+    from fhdr_cli.fused import FusedFHDR, onednn_available
 
-    if not available():
+    if not onednn_available():
         pytest.skip("this torch build has no oneDNN")
     model = random_model(iterations)
     x = torch.rand(2, 3, 33, 47)

@@ -11,9 +11,12 @@ import typer
 from rich.console import Console
 
 from ..errors import FhdrError
+from ..read import locked_stderr
 
 console = Console()
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+# Through locked_stderr: a decoder on a reader thread borrows file descriptor 2 for a moment,
+# and whatever we printed then would vanish into its capture.
+err_console = Console(file=locked_stderr, highlight=False, soft_wrap=True)
 
 F = TypeVar("F", bound=Callable)
 

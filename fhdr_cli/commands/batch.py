@@ -10,7 +10,8 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from ..batch import plan_batch, run_batch
+from ..batch import BatchResult, plan_batch, run_batch
+from ..errors import UsageError
 from ..pipeline import Converter
 from . import Device, Exposure, Float32, Half, Iterations, Overwrite, Threads, Tile, Weights, console, err_console, report_errors
 
@@ -34,6 +35,8 @@ def batch_command(
     weights: Weights = None,
 ) -> None:
     """Convert every photo in a folder. Exit 1 if any file failed, 0 otherwise."""
+    if overwrite and skip_existing:
+        raise UsageError("--overwrite and --skip-existing exclude each other")
     jobs = plan_batch(in_dir, out_dir, recursive=recursive, pattern=pattern, fmt=fmt)
     if not jobs:
         err_console.print(f"fhdr: no JPEG/PNG files in {in_dir}", markup=False)
@@ -53,7 +56,7 @@ def batch_command(
                                 float32=float32, on_tile=on_tile):
             results.append(result)
             if result.status == "failed":
-                progress.console.print(f"failed: {result.job.src}: {result.reason}", markup=False)
+                progress.console.print(f"failed: {_named(result)}", markup=False)
             progress.update(files, advance=1)
 
     counts = Counter(r.status for r in results)
@@ -67,6 +70,12 @@ def batch_command(
     if failures:
         detail = Table("file", "reason", title="failures")
         for r in failures:
-            detail.add_row(str(r.job.src), r.reason)
+            detail.add_row(str(r.job.src), r.reason.removeprefix(f"{r.job.src}: "))
         console.print(detail)
         raise typer.Exit(1)
+
+
+def _named(result: BatchResult) -> str:
+    """The failure's reason, naming the photo once (most reasons already start with its path)."""
+    src = str(result.job.src)
+    return result.reason if result.reason.startswith(f"{src}: ") else f"{src}: {result.reason}"

@@ -30,6 +30,8 @@ def benchmark_command(
         counts = [int(v) for v in iterations.split(",")]
     except ValueError:
         raise typer.BadParameter("expected e.g. --size 1024x768 and --iterations 1,4") from None
+    if width < 1 or height < 1:
+        raise typer.BadParameter(f"--size must be at least 1x1 pixels, got {size}")
     converters = [Converter.load(weights=weights, device=device, iterations=n, tile=tile, half=half, threads=threads)
                   for n in counts]
     report = run_benchmark(converters, height, width, repeat=repeat)

@@ -8,6 +8,9 @@ from typing import Optional
 import typer
 from rich.progress import Progress
 
+from ..atomic import check_writable_dir
+from ..errors import UsageError
+from ..hdr_files import hdr_format
 from ..pipeline import Converter, convert_file
 from . import Device, Exposure, Float32, Half, Iterations, Overwrite, Threads, Tile, Weights, err_console, report_errors
 
@@ -28,9 +31,15 @@ def convert_command(
 ) -> None:
     """Reconstruct a scene-linear HDR image (EXR or Radiance .hdr) from one LDR photo."""
     dst = output or src.with_suffix(".exr")
+    # The cheap checks first, so a typo costs no model loading (convert_file repeats them).
+    hdr_format(dst)
+    check_writable_dir(dst)
+    if dst.exists() and not overwrite:
+        raise UsageError(f"{dst}: already exists (use --overwrite)")
     converter = Converter.load(weights=weights, device=device, iterations=iterations, tile=tile, half=half,
                                threads=threads, exposure_ev=exposure)
-    with Progress(console=err_console, transient=True) as progress:
+    # Not on a terminal (a log, a pipe) the transient bar would leave a stray blank line.
+    with Progress(console=err_console, transient=True, disable=not err_console.is_terminal) as progress:
         task = progress.add_task(f"converting {src.name}", total=None)
         convert_file(src, dst, converter, overwrite=overwrite, float32=float32,
                      on_tile=lambda done, total: progress.update(task, completed=done, total=total))

@@ -9,6 +9,7 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
+from ..errors import UsageError
 from ..evaluate import evaluate
 from . import Device, Threads, Weights, console, err_console, report_errors
 
@@ -30,7 +31,9 @@ def evaluate_command(
         counts = tuple(int(v) for v in iterations.split(","))
     except ValueError:
         raise typer.BadParameter("expected e.g. --iterations 1,2,3,4") from None
-    with Progress(console=err_console, transient=True) as progress:
+    if not hdr.is_dir():
+        raise UsageError(f"{hdr}: not a folder (--hdr takes a folder of .exr/.hdr scenes)")
+    with Progress(console=err_console, transient=True, disable=not err_console.is_terminal) as progress:
         task = progress.add_task("evaluating", total=None)
         report = evaluate(hdr, weights=weights, iterations=counts, views_per_scene=views, size=size, seed=seed,
                           device=device, threads=threads,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from ..atomic import atomic_write
+from ..atomic import atomic_write, check_writable_dir
 from ..errors import UsageError
 from ..hdr_files import read_hdr
 from ..tonemap import OPERATORS, encode_png, exposure_strip
@@ -27,6 +27,9 @@ def tonemap_preview_command(
         raise UsageError(f"{output}: the preview is written as .png")
     if operator not in OPERATORS:
         raise UsageError(f"unknown operator '{operator}'; choose one of {', '.join(OPERATORS)}")
+    check_writable_dir(output)
+    if output.exists() and not overwrite:
+        raise UsageError(f"{output}: already exists (use --overwrite)")
     hdr = read_hdr(src)
     preview = exposure_strip(hdr * 2.0**exposure) if strip else OPERATORS[operator](hdr, exposure)
     data = encode_png(preview)

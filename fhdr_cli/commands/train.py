@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+from ..errors import UsageError
 from ..scenes import VALIDATION_SCENES
 from ..train import StepReport, TrainSettings, train
 from . import console, report_errors
@@ -31,6 +32,8 @@ def train_command(
     seed: int = typer.Option(0, "--seed"),
 ) -> None:
     """Train FHDR on LDR/HDR pairs simulated from real HDR scenes (held-out scenes validate)."""
+    if not data.is_dir():
+        raise UsageError(f"{data}: not a folder (--data takes a folder of .exr/.hdr scenes)")
     settings = TrainSettings(
         data=data, out=out, iterations=iterations, patch=patch, batch=batch, lr=lr, device=device,
         minutes=minutes, resume=resume, val_scenes=tuple(v for v in val_scenes.split(",") if v),

@@ -1,0 +1,504 @@
+"""Every `fhdr` subcommand end to end through typer's CliRunner, on tiny images and random weights.
+
+Tests pass `--weights` (conftest's random checkpoint) and never depend on the shipped file.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import OpenEXR
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from fhdr_cli import __version__
+from fhdr_cli.baselines import BASELINES
+from fhdr_cli.cli import app
+from fhdr_cli.evaluate import METRICS
+from fhdr_cli.hdr_files import read_hdr, write_hdr
+from fhdr_cli.tonemap import OPERATORS
+
+COMMANDS = ("convert", "batch", "tonemap-preview", "benchmark", "info", "train", "evaluate")
+PARAMETERS = 584_003
+
+
+def make_runner() -> CliRunner:
+    try:
+        return CliRunner(mix_stderr=False)
+    except TypeError:  # click >= 8.2 keeps stderr apart by default
+        return CliRunner()
+
+
+runner = make_runner()
+
+
+def fhdr(*args, weights=None):
+    """Run `fhdr ARGS...` in-process; `weights` appends `--weights FILE`."""
+    argv = [str(a) for a in args]
+    if weights is not None:
+        argv += ["--weights", str(weights)]
+    return runner.invoke(app, argv)
+
+
+def err(result) -> str:
+    try:
+        return result.stderr
+    except ValueError:  # old click with mixed streams
+        return result.output
+
+
+def ok(result) -> None:
+    assert result.exit_code == 0, f"exit {result.exit_code}\nstdout: {result.stdout}\nstderr: {err(result)}\n{result.exception!r}"
+
+
+def write_photo(path, rgb: np.ndarray) -> None:
+    """Write an RGB(A) uint8/uint16 array as JPEG/PNG (OpenCV wants BGR order)."""
+    if rgb.ndim == 3:
+        rgb = cv2.cvtColor(rgb, cv2.COLOR_RGBA2BGRA if rgb.shape[2] == 4 else cv2.COLOR_RGB2BGR)
+    assert cv2.imwrite(str(path), rgb)
+
+
+def exr_channels(path) -> dict[str, np.ndarray]:
+    return {name: ch.pixels for name, ch in OpenEXR.File(str(path), separate_channels=True).channels().items()}
+
+
+def no_temp_files(folder) -> bool:
+    return not [p for p in folder.rglob("*") if ".tmp" in p.name]
+
+
+@pytest.fixture
+def jpg(tmp_path, photo):
+    path = tmp_path / "photo.jpg"
+    write_photo(path, photo)
+    return path
+
+
+@pytest.fixture(scope="module")
+def scenes(tmp_path_factory):
+    """Two tiny 64x128 (2:1, panorama-shaped) HDR scenes with bright spots well above 1."""
+    folder = tmp_path_factory.mktemp("scenes")
+    rng = np.random.default_rng(7)
+    yy, xx = np.mgrid[0:64, 0:128].astype(np.float32)
+    for i, name in enumerate(("alpha", "beta")):
+        img = np.stack([0.2 + 0.15 * np.sin(xx / 9 + i), 0.25 + 0.1 * np.cos(yy / 7), 0.2 + 0.1 * rng.random((64, 128))], -1)
+        img[10:40, :] *= 0.3 + i  # darker and brighter bands
+        img[20:27, 30 + 40 * i : 39 + 40 * i] = 50.0  # a sun
+        img[45:50, 100:110] = 8.0  # a lamp
+        write_hdr(folder / f"{name}.exr", img.astype(np.float32))
+    return folder
+
+
+# ---------------------------------------------------------------------------- convert
+
+
+def test_convert_writes_readable_exr_with_the_photo_shape(jpg, weights_file, photo):
+    out = jpg.with_name("out.exr")
+    result = fhdr("convert", jpg, "-o", out, "--iterations", "1", weights=weights_file)
+    ok(result)
+    hdr = read_hdr(out)
+    assert hdr.shape == photo.shape
+    assert hdr.dtype == np.float32 and np.isfinite(hdr).all() and hdr.min() >= 0 and hdr.max() > 0
+    channels = exr_channels(out)
+    assert set(channels) == {"R", "G", "B"}
+    assert all(c.dtype == np.float16 for c in channels.values())  # half by default
+    assert err(result).strip() == f"wrote {out}"
+    assert no_temp_files(out.parent)
+
+
+def test_convert_default_output_name_is_input_with_exr(jpg, weights_file):
+    ok(fhdr("convert", jpg, "-n", "1", weights=weights_file))
+    assert read_hdr(jpg.with_suffix(".exr")).shape[:2] == (37, 53)
+
+
+def test_convert_to_radiance_hdr(jpg, weights_file, photo):
+    out = jpg.with_name("out.hdr")
+    ok(fhdr("convert", jpg, "-o", out, "-n", "1", weights=weights_file))
+    assert out.read_bytes().startswith(b"#?")
+    assert read_hdr(out).shape == photo.shape
+
+
+def test_float32_writes_float_channels(jpg, weights_file):
+    out = jpg.with_name("f32.exr")
+    ok(fhdr("convert", jpg, "-o", out, "-n", "1", "--float32", weights=weights_file))
+    channels = exr_channels(out)
+    assert set(channels) == {"R", "G", "B"} and all(c.dtype == np.float32 for c in channels.values())
+
+
+def test_exposure_one_stop_doubles_the_values(jpg, weights_file):
+    base, brighter = jpg.with_name("ev0.exr"), jpg.with_name("ev1.exr")
+    ok(fhdr("convert", jpg, "-o", base, "-n", "1", "--float32", weights=weights_file))
+    ok(fhdr("convert", jpg, "-o", brighter, "-n", "1", "--float32", "--exposure", "1", weights=weights_file))
+    a, b = read_hdr(base), read_hdr(brighter)
+    assert a.max() > 0
+    np.testing.assert_allclose(b, 2 * a, rtol=1e-6, atol=1e-7)
+
+
+def test_refuses_to_overwrite_and_keeps_the_old_bytes(jpg, weights_file):
+    out = jpg.with_name("taken.exr")
+    out.write_bytes(b"precious old bytes")
+    result = fhdr("convert", jpg, "-o", out, "-n", "1", weights=weights_file)
+    assert result.exit_code == 2
+    assert "--overwrite" in err(result) and str(out) in err(result)
+    assert out.read_bytes() == b"precious old bytes"
+    assert no_temp_files(out.parent)
+    ok(fhdr("convert", jpg, "-o", out, "-n", "1", "--overwrite", weights=weights_file))
+    assert read_hdr(out).shape[:2] == (37, 53)
+
+
+@pytest.mark.parametrize("name", ["out.tiff", "out.png", "out"])
+def test_unwritable_extension_is_a_usage_error(jpg, weights_file, name):
+    out = jpg.with_name(name)
+    result = fhdr("convert", jpg, "-o", out, "-n", "1", weights=weights_file)
+    assert result.exit_code == 2
+    lines = err(result).strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("fhdr: error:") and str(out) in lines[0]
+    assert not out.exists()
+
+
+def test_rgba_input_keeps_alpha_as_the_exr_a_channel(tmp_path, weights_file, photo):
+    alpha = np.tile(np.linspace(0, 255, photo.shape[1]).astype(np.uint8), (photo.shape[0], 1))
+    src = tmp_path / "rgba.png"
+    write_photo(src, np.dstack([photo, alpha]))
+    out = tmp_path / "rgba.exr"
+    ok(fhdr("convert", src, "-o", out, "-n", "1", weights=weights_file))
+    channels = exr_channels(out)
+    assert set(channels) == {"R", "G", "B", "A"}
+    np.testing.assert_allclose(channels["A"].astype(np.float32), alpha / 255.0, atol=1e-3)
+    # .hdr cannot hold alpha: still converts
+    ok(fhdr("convert", src, "-o", tmp_path / "rgba.hdr", "-n", "1", weights=weights_file))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_device_cuda_without_cuda_is_a_one_line_usage_error(jpg, weights_file):
+    out = jpg.with_name("cuda.exr")
+    result = fhdr("convert", jpg, "-o", out, "--device", "cuda", weights=weights_file)
+    assert result.exit_code == 2
+    assert err(result).count("\n") == 1 and "cuda" in err(result).lower()
+    assert "Traceback" not in result.output + err(result)
+    assert not out.exists()
+
+
+def test_half_on_cpu_is_a_usage_error(jpg, weights_file):
+    out = jpg.with_name("half.exr")
+    result = fhdr("convert", jpg, "-o", out, "--device", "cpu", "--half", weights=weights_file)
+    assert result.exit_code == 2
+    assert err(result).count("\n") == 1 and "--half" in err(result)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("option", [["--tile", "8"], ["--threads", "0"], ["--device", "tpu"], ["--iterations", "5"]])
+def test_bad_option_values_are_usage_errors(jpg, weights_file, option):
+    out = jpg.with_name("bad.exr")
+    result = fhdr("convert", jpg, "-o", out, *option, weights=weights_file)
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output + err(result)
+    assert not out.exists()
+
+
+# ---------------------------------------------------------------------------- batch
+
+
+@pytest.fixture
+def tree(tmp_path, photo, monkeypatch):
+    """in/ with photos at three depths plus a non-photo; the cwd is tmp_path (short paths in tables)."""
+    monkeypatch.chdir(tmp_path)
+    small = photo[:24, :32]
+    (tmp_path / "in" / "sub" / "deeper").mkdir(parents=True)
+    write_photo(tmp_path / "in" / "IMG_1.jpg", small)
+    write_photo(tmp_path / "in" / "other.png", small)
+    write_photo(tmp_path / "in" / "sub" / "IMG_2.JPG", small)
+    write_photo(tmp_path / "in" / "sub" / "deeper" / "IMG_3.png", small[:, :, 0])
+    (tmp_path / "in" / "notes.txt").write_text("not a photo")
+    return tmp_path
+
+
+def outputs(folder, ext=".exr"):
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob(f"*{ext}"))
+
+
+def summary_counts(stdout: str) -> tuple[int, int, int]:
+    """(converted, skipped, failed) from the summary table."""
+    match = re.search(r"│\s*(\d+)\s*│\s*(\d+)\s*│\s*(\d+)\s*│", stdout)
+    assert match, stdout
+    return tuple(int(v) for v in match.groups())
+
+
+def test_batch_mirrors_a_nested_tree_with_recursive(tree, weights_file):
+    result = fhdr("batch", "in", "out", "--recursive", "-n", "1", weights=weights_file)
+    ok(result)
+    assert outputs(tree / "out") == ["IMG_1.exr", "other.exr", "sub/IMG_2.exr", "sub/deeper/IMG_3.exr"]
+    assert read_hdr(tree / "out" / "sub" / "deeper" / "IMG_3.exr").shape == (24, 32, 3)
+    assert summary_counts(result.stdout) == (4, 0, 0)
+    assert no_temp_files(tree / "out")
+
+
+def test_batch_without_recursive_stays_at_the_top(tree, weights_file):
+    ok(fhdr("batch", "in", "out", "-n", "1", weights=weights_file))
+    assert outputs(tree / "out") == ["IMG_1.exr", "other.exr"]
+
+
+def test_batch_pattern_and_hdr_format(tree, weights_file):
+    result = fhdr("batch", "in", "out", "-r", "--pattern", "IMG_*", "--format", "hdr", "-n", "1", weights=weights_file)
+    ok(result)
+    assert outputs(tree / "out", ".hdr") == ["IMG_1.hdr", "sub/IMG_2.hdr", "sub/deeper/IMG_3.hdr"]
+    assert outputs(tree / "out", ".exr") == []
+    assert read_hdr(tree / "out" / "sub" / "IMG_2.hdr").shape == (24, 32, 3)
+
+
+def test_batch_goes_on_past_a_bad_file_and_reports_it(tree, weights_file):
+    (tree / "in" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 this is not really a jpeg")
+    result = fhdr("batch", "in", "out", "-n", "1", weights=weights_file)
+    assert result.exit_code == 1
+    assert outputs(tree / "out") == ["IMG_1.exr", "other.exr"]
+    assert summary_counts(result.stdout) == (2, 0, 1)
+    assert "broken.jpg" in result.stdout and "corrupt" in result.stdout  # the failures table
+    failed = [line for line in err(result).splitlines() if line.startswith("failed:")]
+    assert failed == ["failed: in/broken.jpg: not a JPEG or PNG image (truncated or corrupt data)"]
+    assert "Traceback" not in result.stdout + err(result)
+
+
+def test_batch_skip_existing_converts_exactly_the_missing_files(tree, weights_file):
+    ok(fhdr("batch", "in", "out", "-r", "-n", "1", weights=weights_file))
+    out = tree / "out"
+    before = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in out.rglob("*.exr")}
+    (out / "sub" / "IMG_2.exr").unlink()
+    result = fhdr("batch", "in", "out", "-r", "--skip-existing", "-n", "1", weights=weights_file)
+    ok(result)
+    assert summary_counts(result.stdout) == (1, 3, 0)
+    for path, (mtime, data) in before.items():
+        if path.name != "IMG_2.exr":
+            assert path.stat().st_mtime_ns == mtime and path.read_bytes() == data
+    assert read_hdr(out / "sub" / "IMG_2.exr").shape == (24, 32, 3)
+    # without --skip-existing or --overwrite, existing outputs are failures, never replaced
+    result = fhdr("batch", "in", "out", "-r", "-n", "1", weights=weights_file)
+    assert result.exit_code == 1 and summary_counts(result.stdout) == (0, 0, 4)
+
+
+def test_batch_overwrite_and_skip_existing_exclude_each_other(tree, weights_file):
+    result = fhdr("batch", "in", "out", "--overwrite", "--skip-existing", weights=weights_file)
+    assert result.exit_code == 2 and err(result).startswith("fhdr: error:") and err(result).count("\n") == 1
+
+
+def test_batch_photos_sharing_an_output_name_never_overwrite_each_other(tree, weights_file, photo):
+    write_photo(tree / "in" / "IMG_1.png", np.zeros((8, 8, 3), np.uint8))  # IMG_1.jpg -> IMG_1.exr too
+    result = fhdr("batch", "in", "out", "--overwrite", "-n", "1", weights=weights_file)
+    assert result.exit_code == 1
+    assert summary_counts(result.stdout) == (2, 0, 1)
+    assert read_hdr(tree / "out" / "IMG_1.exr").shape == (24, 32, 3)  # the .jpg's, not the 8x8 .png's
+    assert "failed: in/IMG_1.png: same output" in err(result)
+
+
+@pytest.mark.parametrize("args", [["missing", "out"], ["in/IMG_1.jpg", "out"], ["in", "in/IMG_1.jpg"], ["in", "out", "--format", "png"]])
+def test_batch_usage_errors(tree, weights_file, args):
+    result = fhdr("batch", *args, weights=weights_file)
+    assert result.exit_code == 2
+    assert err(result).startswith("fhdr: error:") and err(result).count("\n") == 1
+
+
+def test_batch_of_an_empty_folder_says_so(tmp_path, weights_file):
+    (tmp_path / "empty").mkdir()
+    result = fhdr("batch", tmp_path / "empty", tmp_path / "out", weights=weights_file)
+    ok(result)
+    assert "no JPEG/PNG files" in err(result)
+
+
+# ---------------------------------------------------------------------------- tonemap-preview
+
+
+@pytest.fixture
+def hdr_file(tmp_path):
+    yy, xx = np.mgrid[0:24, 0:40].astype(np.float32)
+    img = np.stack([xx / 10, yy / 10, np.full_like(xx, 0.5)], -1)
+    img[5:10, 5:10] = 30.0
+    path = tmp_path / "scene.exr"
+    write_hdr(path, img)
+    return path
+
+
+def _png_shape(path):
+    data = path.read_bytes()
+    assert data.startswith(b"\x89PNG\r\n\x1a\n")
+    return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED).shape
+
+
+@pytest.mark.parametrize("operator", list(OPERATORS))
+def test_tonemap_preview_each_operator_writes_a_png(hdr_file, operator):
+    out = hdr_file.with_name(f"{operator}.png")
+    ok(fhdr("tonemap-preview", hdr_file, "-o", out, "--operator", operator))
+    assert _png_shape(out)[:2] == (24, 40)
+
+
+def test_tonemap_preview_strip_writes_one_wide_png(hdr_file):
+    out = hdr_file.with_name("strip.png")
+    ok(fhdr("tonemap-preview", hdr_file, "-o", out, "--strip"))
+    height, width = _png_shape(out)[:2]
+    assert height >= 24 and width >= 5 * 40
+
+
+def test_tonemap_preview_reads_radiance_hdr_too(hdr_file):
+    src = hdr_file.with_name("scene.hdr")
+    write_hdr(src, read_hdr(hdr_file))
+    out = hdr_file.with_name("from_hdr.png")
+    ok(fhdr("tonemap-preview", src, "-o", out))
+    assert _png_shape(out)[:2] == (24, 40)
+
+
+@pytest.mark.parametrize("name", ["preview.jpg", "preview.exr", "preview"])
+def test_tonemap_preview_needs_a_png_output(hdr_file, name):
+    out = hdr_file.with_name(name)
+    result = fhdr("tonemap-preview", hdr_file, "-o", out)
+    assert result.exit_code == 2 and err(result).count("\n") == 1 and ".png" in err(result)
+    assert not out.exists()
+
+
+def test_tonemap_preview_usage_errors(hdr_file):
+    assert fhdr("tonemap-preview", hdr_file, "-o", hdr_file.with_name("p.png"), "--operator", "nope").exit_code == 2
+    assert fhdr("tonemap-preview", hdr_file.with_name("missing.exr"), "-o", hdr_file.with_name("p.png")).exit_code == 2
+    assert fhdr("tonemap-preview", hdr_file, "-o", hdr_file.with_name("nodir") / "p.png").exit_code == 2
+    taken = hdr_file.with_name("taken.png")
+    taken.write_bytes(b"old")
+    assert fhdr("tonemap-preview", hdr_file, "-o", taken).exit_code == 2
+    assert taken.read_bytes() == b"old"
+    ok(fhdr("tonemap-preview", hdr_file, "-o", taken, "--overwrite"))
+    assert _png_shape(taken)[:2] == (24, 40)
+
+
+# ---------------------------------------------------------------------------- benchmark, info
+
+
+def test_benchmark_json_has_the_documented_fields(weights_file):
+    result = fhdr("benchmark", "--device", "cpu", "--size", "32", "--iterations", "1", "--json", weights=weights_file)
+    ok(result)
+    report = json.loads(result.stdout)
+    for key in ("device", "threads", "size", "half", "conv_peak_gflops", "flops_per_pixel", "runs"):
+        assert key in report, key
+    assert report["device"] == "cpu" and report["half"] is False and report["threads"] >= 1
+    assert list(report["size"]) == [32, 32]
+    assert report["conv_peak_gflops"] > 0
+    assert list(report["flops_per_pixel"]) == ["1"] and report["flops_per_pixel"]["1"] > 0
+    (run,) = report["runs"]
+    assert run["iterations"] == 1
+    for key in ("seconds", "megapixels_per_s", "ms_per_megapixel", "gflops_per_s", "fraction_of_peak",
+                "tiling_overhead", "tile", "peak_memory_mib"):
+        assert run[key] > 0, key
+    assert run["tiling_overhead"] >= 1.0
+
+
+@pytest.mark.parametrize("size", ["0", "32x0", "abc", "32x-4"])
+def test_benchmark_bad_size_is_a_usage_error(weights_file, size):
+    result = fhdr("benchmark", "--size", size, "--iterations", "1", weights=weights_file)
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output + err(result)
+
+
+def test_info_prints_the_parameter_count(weights_file):
+    result = fhdr("info", weights=weights_file)
+    ok(result)
+    assert f"{PARAMETERS:,}" in result.stdout  # 584,003
+    assert str(weights_file.name) in result.stdout
+
+
+def test_info_json(weights_file):
+    result = fhdr("info", "--json", weights=weights_file)
+    ok(result)
+    info = json.loads(result.stdout)
+    assert info["parameters"] == PARAMETERS
+    assert len(info["sha256"]) == 64
+    assert info["receptive_radius"] == {"1": 29, "2": 54, "3": 79, "4": 104}
+    assert info["training"]["note"] == "random weights for tests"
+
+
+# ---------------------------------------------------------------------------- evaluate, train
+
+
+def test_evaluate_json_has_every_method_and_metric(scenes, weights_file):
+    result = fhdr("evaluate", "--hdr", scenes, "--views", "1", "--size", "48", "--iterations", "1", "--json",
+                  "--device", "cpu", weights=weights_file)
+    ok(result)
+    report = json.loads(result.stdout)
+    assert report["scenes"] == ["alpha", "beta"] and report["skipped_trained"] == []
+    assert report["views_per_scene"] == 1 and report["size"] == 48
+    assert set(report["results"]) == {"fhdr n=1", *BASELINES}
+    for method, row in report["results"].items():
+        assert set(row) == set(METRICS), method
+        assert row["psnr_mu"] > 0 and 0 < row["ssim_mu"] <= 1 and row["hdr_flip"] >= 0
+
+
+def test_evaluate_usage_errors(tmp_path, weights_file):
+    assert fhdr("evaluate", "--hdr", tmp_path / "missing", weights=weights_file).exit_code == 2
+    (tmp_path / "empty").mkdir()
+    result = fhdr("evaluate", "--hdr", tmp_path / "empty", "--iterations", "1", weights=weights_file)
+    assert result.exit_code == 2 and "Traceback" not in result.output + err(result)
+
+
+def test_train_writes_a_checkpoint_that_loads_and_resumes(scenes, tmp_path):
+    first = tmp_path / "run" / "first.pt"
+    common = ["--data", scenes, "--patch", "32", "--batch", "2", "--iterations", "1", "--checkpoint-minutes", "0",
+              "--val-scenes", "beta", "--device", "cpu", "--threads", "1"]
+    ok(fhdr("train", *common, "--out", first, "--minutes", "0.05"))
+    assert first.is_file() and first.with_suffix(".csv").is_file()
+
+    result = fhdr("info", "--json", "--weights", first)
+    ok(result)
+    info = json.loads(result.stdout)
+    assert info["parameters"] == PARAMETERS
+    steps = info["training"]["steps"]
+    assert steps >= 1 and len(info["phases"]) == 1
+    assert info["phases"][0]["steps"] == steps
+
+    second = tmp_path / "run" / "second.pt"
+    ok(fhdr("train", *common, "--out", second, "--minutes", "0.01", "--resume", first))
+    info2 = json.loads(fhdr("info", "--json", "--weights", second).stdout)
+    assert info2["training"]["steps"] > steps  # the step count continues
+    assert len(info2["phases"]) == 2 and info2["phases"][1]["start_step"] == steps
+    assert torch.load(second, weights_only=True)["step"] == info2["training"]["steps"]
+
+    # the scene it trained on is skipped by evaluate; the held-out one is evaluated
+    result = fhdr("evaluate", "--hdr", scenes, "--views", "1", "--size", "48", "--iterations", "1", "--json",
+                  "--device", "cpu", "--weights", second)
+    ok(result)
+    report = json.loads(result.stdout)
+    assert report["skipped_trained"] == ["alpha"] and report["scenes"] == ["beta"]
+
+
+def test_train_usage_errors(scenes, tmp_path):
+    assert fhdr("train", "--data", tmp_path / "missing", "--out", tmp_path / "x.pt").exit_code == 2
+    result = fhdr("train", "--data", scenes, "--out", tmp_path / "x.pt", "--val-scenes", "alpha,beta")
+    assert result.exit_code == 2 and "no .exr/.hdr training scenes" in err(result)
+    assert not (tmp_path / "x.pt").exists()
+
+
+# ---------------------------------------------------------------------------- help, version
+
+
+@pytest.mark.parametrize("command", [None, *COMMANDS])
+def test_help(command):
+    result = fhdr(*([command] if command else []), "--help")
+    ok(result)
+    assert "Usage:" in result.stdout
+    if command is None:
+        for name in COMMANDS:
+            assert name in result.stdout
+
+
+def test_version():
+    result = fhdr("--version")
+    ok(result)
+    assert result.stdout.strip() == f"fhdr {__version__}"
+
+
+def test_no_arguments_shows_help():
+    result = fhdr()
+    assert "Usage:" in result.output + err(result)
+
+
+def test_python_dash_m_version():
+    proc = subprocess.run([sys.executable, "-m", "fhdr_cli", "--version"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == f"fhdr {__version__}"
