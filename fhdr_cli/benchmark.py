@@ -25,8 +25,9 @@ class ModelRun:
     seconds: float
     megapixels_per_s: float
     ms_per_megapixel: float
-    gflops_per_s: float
+    gflops_per_s: float  # FLOPs the network computed (tile margins included) per second
     fraction_of_peak: float
+    useful_fraction_of_peak: float  # output pixels' FLOPs only: what tiling overhead costs is lost here
     tiling_overhead: float  # computed pixels / output pixels
     tile: int
     peak_memory_mib: float
@@ -35,7 +36,7 @@ class ModelRun:
 @dataclass
 class BenchmarkReport:
     device: str
-    engine: str  # "fused-onednn" (CPU) or "plain"
+    engine: str  # "fused" (CPU oneDNN) or "plain"
     threads: int
     size: tuple[int, int]
     half: bool
@@ -85,12 +86,15 @@ def run_benchmark(converters: list[Converter], height: int, width: int, repeat: 
             conv(image)
         _sync(device)
         seconds = (time.perf_counter() - start) / repeat
-        flops = flops_per_pixel(conv.iterations, conv.model.cfg) * computed
+        per_pixel = flops_per_pixel(conv.iterations, conv.model.cfg)
+        flops = per_pixel * computed
         megapixels = height * width / 1e6
         runs.append(ModelRun(
             iterations=conv.iterations, seconds=seconds, megapixels_per_s=megapixels / seconds,
             ms_per_megapixel=1000 * seconds / megapixels, gflops_per_s=flops / seconds / 1e9,
-            fraction_of_peak=flops / seconds / 1e9 / peak, tiling_overhead=computed / (height * width),
+            fraction_of_peak=flops / seconds / 1e9 / peak,
+            useful_fraction_of_peak=per_pixel * height * width / seconds / 1e9 / peak,
+            tiling_overhead=computed / (height * width),
             tile=tile, peak_memory_mib=_peak_memory_mib(device),
         ))
     return BenchmarkReport(

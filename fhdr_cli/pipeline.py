@@ -32,6 +32,7 @@ from .tile import auto_tile_size, crop_core, iter_windows, plan_tiles
 # (4.2–4.6 KB for 512–768 px windows, plain and fused engines alike). See README "Tiling and memory".
 ACTIVATION_BYTES_PER_PIXEL = 4608
 DEFAULT_MEMORY_BUDGET = 1 << 30
+ENGINES = ("auto", "fused", "plain")
 
 
 def _cached_checkpoint(path: Path | None) -> Checkpoint:
@@ -86,12 +87,17 @@ class Converter:
     memory_budget: int = DEFAULT_MEMORY_BUDGET
     half: bool = False
     exposure_ev: float = 0.0
+    engine: str = "auto"  # "fused" (CPU oneDNN), "plain" (the nn.Module), or "auto" = fused where possible
 
     @classmethod
     def load(cls, weights: Path | None = None, device: str = "auto", iterations: int = 4,
              tile: int | None = None, half: bool = False, threads: int | None = None, exposure_ev: float = 0.0,
-             memory_budget: int = DEFAULT_MEMORY_BUDGET) -> "Converter":
+             memory_budget: int = DEFAULT_MEMORY_BUDGET, engine: str = "auto") -> "Converter":
         dev = resolve_device(device)
+        if engine not in ENGINES:
+            raise UsageError(f"--engine must be one of {', '.join(ENGINES)}, got '{engine}'")
+        if engine == "fused" and (dev.type != "cpu" or not onednn_available()):
+            raise UsageError("--engine fused runs on the CPU with oneDNN only")
         if half and dev.type != "cuda":
             raise UsageError("--half needs --device cuda (half precision is slow and inexact on CPU)")
         if not 1 <= iterations <= FHDR.max_iterations:
@@ -105,13 +111,13 @@ class Converter:
         # channels-last: the layout oneDNN and cuDNN run 3x3 convolutions fastest in
         checkpoint.model.to(dev, memory_format=torch.channels_last)
         return cls(checkpoint=checkpoint, device=dev, iterations=iterations, tile=tile, half=half,
-                   exposure_ev=exposure_ev, memory_budget=memory_budget)
+                   exposure_ev=exposure_ev, memory_budget=memory_budget, engine=engine)
 
     def __post_init__(self) -> None:
         # The fused oneDNN path is CPU float32 only; CUDA runs the plain model under cuDNN.
-        use_fused = self.device.type == "cpu" and onednn_available()
-        self.engine = "fused-onednn" if use_fused else "plain"
-        self._infer = FusedFHDR(self.model).infer if use_fused else self.model.infer
+        if self.engine == "auto":
+            self.engine = "fused" if self.device.type == "cpu" and onednn_available() else "plain"
+        self._infer = FusedFHDR(self.model).infer if self.engine == "fused" else self.model.infer
 
     @property
     def model(self) -> FHDR:

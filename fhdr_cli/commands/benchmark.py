@@ -22,6 +22,7 @@ def benchmark_command(
     half: Half = False,
     threads: Threads = None,
     weights: Weights = None,
+    engine: str = typer.Option("auto", "--engine", help="auto, fused (CPU oneDNN) or plain (the nn.Module), to compare."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Megapixels per second, GFLOP/s against the device's convolution peak, tiling overhead, peak memory."""
@@ -32,8 +33,8 @@ def benchmark_command(
         raise typer.BadParameter("expected e.g. --size 1024x768 and --iterations 1,4") from None
     if width < 1 or height < 1:
         raise typer.BadParameter(f"--size must be at least 1x1 pixels, got {size}")
-    converters = [Converter.load(weights=weights, device=device, iterations=n, tile=tile, half=half, threads=threads)
-                  for n in counts]
+    converters = [Converter.load(weights=weights, device=device, iterations=n, tile=tile, half=half, threads=threads,
+                                  engine=engine) for n in counts]
     report = run_benchmark(converters, height, width, repeat=repeat)
     if as_json:
         typer.echo(json.dumps(report.as_dict(), indent=2))
@@ -42,9 +43,11 @@ def benchmark_command(
                   f"{'fp16' if report.half else 'fp32'}; 3x3 64->64 conv peak: {report.conv_peak_gflops:.1f} GFLOP/s")
     console.print("model FLOPs per output pixel: " + ", ".join(
         f"n={n}: {f / 1e6:.2f} M" for n, f in report.flops_per_pixel.items()))
-    table = Table("iterations", "s", "MP/s", "ms/MP", "GFLOP/s", "of peak", "tile", "overhead", "peak MiB")
+    table = Table("iterations", "s", "MP/s", "ms/MP", "GFLOP/s", "of peak", "useful of peak", "tile", "overhead",
+                  "peak MiB")
     for r in report.runs:
         table.add_row(str(r.iterations), f"{r.seconds:.2f}", f"{r.megapixels_per_s:.3f}", f"{r.ms_per_megapixel:.0f}",
-                      f"{r.gflops_per_s:.1f}", f"{100 * r.fraction_of_peak:.0f} %", str(r.tile),
+                      f"{r.gflops_per_s:.1f}", f"{100 * r.fraction_of_peak:.0f} %",
+                      f"{100 * r.useful_fraction_of_peak:.0f} %", str(r.tile),
                       f"{r.tiling_overhead:.2f}x", f"{r.peak_memory_mib:.0f}")
     console.print(table)
