@@ -1,7 +1,9 @@
 import numpy as np
+import pytest
 import torch
 
 from conftest import random_model
+from fhdr_cli.errors import FhdrError
 from fhdr_cli.model import receptive_radius
 from fhdr_cli.pipeline import Converter
 from fhdr_cli.tile import computed_pixels, crop_core, iter_windows, plan_tiles, reflect_indices
@@ -55,3 +57,31 @@ def test_converter_tiles_exactly_at_four_iterations(weights_file):
 def test_computed_pixels_counts_margins():
     assert computed_pixels(100, 100, 100, 10) == 120 * 120
     assert computed_pixels(100, 100, 50, 10) == 4 * 70 * 70
+
+
+def test_cuda_out_of_memory_halves_the_tile_and_retries(weights_file, monkeypatch):
+    converter = Converter.load(weights=weights_file, device="cpu", iterations=1, tile=256)
+    image = np.random.default_rng(3).integers(0, 256, (40, 50, 3), dtype=np.uint8)
+    expected = converter(image)
+    real_convert, tried = converter._convert, []
+
+    def runs_out_above_100_px(image, tile, on_tile):
+        tried.append(tile)
+        if tile > 100:
+            raise torch.cuda.OutOfMemoryError("simulated")
+        return real_convert(image, tile, on_tile)
+
+    monkeypatch.setattr(converter, "_convert", runs_out_above_100_px)
+    assert np.array_equal(converter(image), expected)  # exact tiling: smaller tiles, same result
+    assert tried == [256, 128, 64]
+
+
+def test_cuda_out_of_memory_at_the_smallest_tile_is_a_clear_error(weights_file, monkeypatch):
+    converter = Converter.load(weights=weights_file, device="cpu", iterations=1, tile=128)
+
+    def always_out_of_memory(image, tile, on_tile):
+        raise torch.cuda.OutOfMemoryError("simulated")
+
+    monkeypatch.setattr(converter, "_convert", always_out_of_memory)
+    with pytest.raises(FhdrError, match="out of GPU memory"):
+        converter(np.zeros((8, 8, 3), np.uint8))
