@@ -10,6 +10,10 @@ ReLU fused into the last one. Nothing is concatenated and no activation is
 copied. The convolution of the features that every feedback pass starts with
 is computed once, not once per iteration.
 
+Tensors are dropped as soon as they are dead (the features once folded into
+their half of the first 1x1 convolution, each block's output once folded into
+the global fusion), so the peak is about 3 KB per pixel instead of 4.5.
+
 Results match ``FHDR.infer`` to float32 rounding (summation order differs); a test checks it.
 """
 
@@ -90,25 +94,25 @@ class FusedFHDR:
             raise ValueError(f"iterations must be 1..{FHDR.max_iterations}, got {iterations}")
         ldr = ldr.contiguous(memory_format=_CL)
         feb1 = self.feb1(F.pad(ldr, (1, 1, 1, 1), mode="reflect"), relu=True)
-        features = self.feb2(feb1, relu=True)
+        hidden = self.feb2(feb1, relu=True)  # the features, which also start as the global state
         # compress(cat(features, hidden)): the features' half is the same on every pass
-        from_features = self.compress(features)
-        hidden, local = features, None
+        from_features = self.compress(hidden)
+        local: list[torch.Tensor] | None = None
+        last_block = len(self.blocks) - 1
         for _ in range(iterations):
             x = self.compress(hidden, first_piece=1, add_to=from_features.clone())
-            outputs, new_local = [], []
+            hidden = None  # not read again this pass: free it before the dense blocks peak
+            first_pass, local = local is None, local or [None] * len(self.blocks)
+            fused_blocks = None  # fuse_1x1 over the block outputs, accumulated as each one appears
             for i, (compress, dense, fuse) in enumerate(self.blocks):
-                state = x if local is None else local[i]
-                y = compress(x, state)
-                pieces = [y]
+                pieces = [compress(x, x if first_pass else local[i])]
                 for conv in dense:
                     pieces.append(conv(*pieces, relu=True))
-                new_hidden = fuse(*pieces)
-                x = new_hidden + x
-                outputs.append(x)
-                new_local.append(new_hidden)
-            hidden = self.fuse_3x3(self.fuse_1x1(*outputs, relu=True), relu=True)
-            local = new_local
+                local[i] = fuse(*pieces)
+                del pieces
+                x = local[i] + x
+                fused_blocks = self.fuse_1x1(x, first_piece=i, add_to=fused_blocks, relu=i == last_block)
+            hidden = self.fuse_3x3(fused_blocks, relu=True)
         fused = hidden + feb1
         log_gain = self.hrb2(F.pad(self.hrb1(fused, relu=True), (1, 1, 1, 1), mode="reflect"))
         return srgb_to_linear(ldr) * torch.exp(log_gain.clamp(LOG_GAIN_MIN, LOG_GAIN_MAX))

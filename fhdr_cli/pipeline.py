@@ -28,10 +28,15 @@ from .model import FHDR, receptive_radius
 from .read import read_ldr
 from .tile import auto_tile_size, crop_core, iter_windows, plan_tiles
 
-# Peak activation memory of FHDR inference per window pixel, measured on CPU, fp32, 4 iterations
-# (4.2–4.6 KB for 512–768 px windows, plain and fused engines alike). See README "Tiling and memory".
-ACTIVATION_BYTES_PER_PIXEL = 4608
-DEFAULT_MEMORY_BUDGET = 1 << 30
+# Peak activation memory per window pixel, measured on CPU in fp32 with 4 iterations on 512-768 px
+# windows: the fused engine frees dead tensors early (2.6-2.8 KB), the plain nn.Module does not (4.2-4.6 KB).
+ACTIVATION_BYTES_PER_PIXEL = {"fused": 3072, "plain": 4608}
+# The photo, the HDR result and the writer's half-float copy: about 20 bytes per image pixel at the peak.
+IMAGE_BYTES_PER_PIXEL = 20
+# Default budget for one conversion (image buffers + activations): with the runtime's ~0.4 GiB, a
+# 24-megapixel photo stays under 2 GiB resident (README "Tiling and memory").
+DEFAULT_MEMORY_BUDGET = 1400 << 20
+MIN_ACTIVATION_BUDGET = 256 << 20
 ENGINES = ("auto", "fused", "plain")
 
 
@@ -134,7 +139,8 @@ class Converter:
     def tile_size(self, height: int, width: int) -> int:
         if self.tile is not None:
             return self.tile
-        return auto_tile_size(height, width, self.radius, self.memory_budget, ACTIVATION_BYTES_PER_PIXEL)
+        activations = max(self.memory_budget - IMAGE_BYTES_PER_PIXEL * height * width, MIN_ACTIVATION_BUDGET)
+        return auto_tile_size(height, width, self.radius, activations, ACTIVATION_BYTES_PER_PIXEL[self.engine])
 
     def __call__(self, image: np.ndarray, on_tile: Callable[[int, int], None] | None = None) -> np.ndarray:
         """HxW[xC] photo (uint8/uint16, or float in [0, 1]) -> HxWx3 float32 scene-linear HDR."""
