@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
 # The CPU curriculum that produced the shipped weights (see weights/MODEL_CARD.md).
-# Phase 1 trains one feedback iteration (cheap, learns the features and the head);
-# phase 2 resumes with all four iterations, the loss averaged over them as in the paper.
-# Usage: scripts/train_cpu.sh DATA_DIR RUN_DIR PHASE1_MINUTES PHASE2_MINUTES
+#   phase 1: one feedback iteration, 96 px crops (cheap: learns the features and the output head);
+#   phase 2: resumes phase 1's best with all four iterations, loss averaged over them (the paper's loss);
+#   phase 3: back to one iteration for three times the steps per minute, from phase 2's best.
+# Each phase resumes its own last checkpoint if it exists, so the script can be rerun after a stop.
+# Usage: scripts/train_cpu.sh DATA_DIR RUN_DIR MINUTES1 MINUTES2 MINUTES3
 set -euo pipefail
-data=${1:-../shared/hdr-train}; run=${2:-runs/cpu}; m1=${3:-35}; m2=${4:-60}
+data=${1:-../shared/hdr-train}; run=${2:-runs/cpu}; m1=${3:-35}; m2=${4:-40}; m3=${5:-35}
 mkdir -p "$run"
-if [ ! -f "$run/phase1.pt" ] || [ "$m1" != 0 ]; then
-  fhdr train --data "$data" --out "$run/phase1.pt" --iterations 1 --patch 96 --batch 8 --lr 3e-4 \
-    --minutes "$m1" --threads 2 $([ -f "$run/phase1.pt" ] && echo --resume "$run/phase1.pt")
-fi
-fhdr train --data "$data" --out "$run/phase2.pt" --iterations 4 --patch 64 --batch 8 --lr 1.5e-4 \
-  --minutes "$m2" --threads 2 --resume "$([ -f "$run/phase2.pt" ] && echo "$run/phase2.pt" || echo "$run/phase1.best.pt")"
+phase() {  # phase NAME FROM MINUTES ARGS...
+  local name=$1 from=$2 minutes=$3; shift 3
+  [ "$minutes" = 0 ] && return
+  local resume=()
+  if [ -f "$run/$name.pt" ]; then resume=(--resume "$run/$name.pt"); elif [ -n "$from" ]; then resume=(--resume "$from"); fi
+  fhdr train --data "$data" --out "$run/$name.pt" --minutes "$minutes" --threads 2 --batch 8 "${resume[@]}" "$@"
+}
+phase phase1 "" "$m1" --iterations 1 --patch 96 --lr 3e-4
+phase phase2 "$run/phase1.best.pt" "$m2" --iterations 4 --patch 64 --lr 1.5e-4
+phase phase3 "$run/phase2.best.pt" "$m3" --iterations 1 --patch 96 --lr 1.5e-4
