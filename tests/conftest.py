@@ -1,3 +1,7 @@
+import struct
+import zlib
+
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -37,3 +41,27 @@ def photo():
     img = np.stack([xx * 4, yy * 6, (xx + yy) * 2], -1).astype(np.float32) + rng.normal(0, 3, (37, 53, 3))
     img[5:15, 30:45] = 255
     return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def encode(ext: str, pixels: np.ndarray, *params: int) -> bytes:
+    """Image bytes as cv2 writes them (BGR order)."""
+    ok, buf = cv2.imencode(ext, pixels, list(params))
+    assert ok
+    return buf.tobytes()
+
+
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def handmade_png(width: int, height: int, depth: int, colour_type: int, rows: list[bytes], extra=()) -> bytes:
+    """A PNG written by hand, for layouts cv2.imencode cannot produce (palette, grey+alpha)."""
+    ihdr = struct.pack(">IIBBBBB", width, height, depth, colour_type, 0, 0, 0)
+    raw = b"".join(b"\x00" + row for row in rows)  # filter type 0 on every row
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", ihdr)
+        + b"".join(png_chunk(kind, data) for kind, data in extra)
+        + png_chunk(b"IDAT", zlib.compress(raw))
+        + png_chunk(b"IEND", b"")
+    )

@@ -1,7 +1,6 @@
 import os
 import struct
 import time
-import zlib
 from concurrent.futures import ThreadPoolExecutor
 
 import cv2
@@ -9,32 +8,10 @@ import numpy as np
 import pytest
 
 from fhdr_cli.errors import InputError, UsageError
+from conftest import encode, handmade_png, png_chunk
 from fhdr_cli.read import LDR_EXTENSIONS, decode_ldr, read_ldr
 
 # ---------------------------------------------------------------- test-image builders
-
-
-def _encode(ext: str, pixels: np.ndarray, *params: int) -> bytes:
-    ok, buf = cv2.imencode(ext, pixels, list(params))
-    assert ok
-    return buf.tobytes()
-
-
-def _png_chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-
-def _png(width: int, height: int, depth: int, colour_type: int, rows: list[bytes], extra=()) -> bytes:
-    """A PNG written by hand, for layouts cv2.imencode cannot produce (palette, grey+alpha)."""
-    ihdr = struct.pack(">IIBBBBB", width, height, depth, colour_type, 0, 0, 0)
-    raw = b"".join(b"\x00" + row for row in rows)  # filter type 0 on every row
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + _png_chunk(b"IHDR", ihdr)
-        + b"".join(_png_chunk(kind, data) for kind, data in extra)
-        + _png_chunk(b"IDAT", zlib.compress(raw))
-        + _png_chunk(b"IEND", b"")
-    )
 
 
 def _segment(marker: int, payload: bytes) -> bytes:
@@ -115,13 +92,13 @@ def _corners(rgb: np.ndarray) -> dict[str, float]:
 @pytest.fixture
 def jpeg_bytes() -> bytes:
     rng = np.random.default_rng(0)
-    return _encode(".jpg", rng.integers(0, 256, (16, 16, 3), dtype=np.uint8))
+    return encode(".jpg", rng.integers(0, 256, (16, 16, 3), dtype=np.uint8))
 
 
 @pytest.fixture
 def png_bytes() -> bytes:
     rng = np.random.default_rng(1)
-    return _encode(".png", rng.integers(0, 256, (8, 8, 3), dtype=np.uint8))
+    return encode(".png", rng.integers(0, 256, (8, 8, 3), dtype=np.uint8))
 
 
 # ---------------------------------------------------------------- pixel formats
@@ -130,7 +107,7 @@ def png_bytes() -> bytes:
 def test_8bit_png_is_rgb_in_unit_range(tmp_path):
     rgb = np.random.default_rng(2).integers(0, 256, (5, 7, 3), dtype=np.uint8)
     path = tmp_path / "a.png"
-    path.write_bytes(_encode(".png", rgb[:, :, ::-1]))
+    path.write_bytes(encode(".png", rgb[:, :, ::-1]))
     image = read_ldr(path)
     assert image.rgb.dtype == np.float32 and image.rgb.shape == (5, 7, 3)
     assert image.bit_depth == 8 and image.alpha is None
@@ -139,7 +116,7 @@ def test_8bit_png_is_rgb_in_unit_range(tmp_path):
 
 def test_16bit_png_keeps_precision():
     rgb = np.random.default_rng(3).integers(0, 65536, (4, 3, 3), dtype=np.uint16)
-    image = decode_ldr(_encode(".png", rgb[:, :, ::-1]), "a.png")
+    image = decode_ldr(encode(".png", rgb[:, :, ::-1]), "a.png")
     assert image.bit_depth == 16
     np.testing.assert_allclose(image.rgb, rgb / 65535, rtol=0, atol=1e-7)
 
@@ -147,7 +124,7 @@ def test_16bit_png_keeps_precision():
 @pytest.mark.parametrize("dtype,depth", [(np.uint8, 8), (np.uint16, 16)])
 def test_grey_png_becomes_rgb(dtype, depth):
     grey = np.array([[0, 1], [2, 3]], dtype) * (np.iinfo(dtype).max // 3)
-    image = decode_ldr(_encode(".png", grey), "g.png")
+    image = decode_ldr(encode(".png", grey), "g.png")
     assert image.rgb.shape == (2, 2, 3) and image.bit_depth == depth
     for c in range(3):
         np.testing.assert_allclose(image.rgb[:, :, c], grey / np.iinfo(dtype).max, atol=1e-7)
@@ -155,7 +132,7 @@ def test_grey_png_becomes_rgb(dtype, depth):
 
 def test_grey_jpeg_becomes_rgb():
     grey = np.full((8, 8), 100, np.uint8)
-    image = decode_ldr(_encode(".jpg", grey, cv2.IMWRITE_JPEG_QUALITY, 100), "g.jpg")
+    image = decode_ldr(encode(".jpg", grey, cv2.IMWRITE_JPEG_QUALITY, 100), "g.jpg")
     assert image.rgb.shape == (8, 8, 3)
     np.testing.assert_allclose(image.rgb, 100 / 255, atol=2 / 255)
 
@@ -164,14 +141,14 @@ def test_rgba_png_keeps_alpha():
     bgra = np.zeros((2, 3, 4), np.uint8)
     bgra[..., 0], bgra[..., 2] = 200, 10  # blue 200, red 10
     bgra[..., 3] = [[0, 128, 255], [255, 255, 64]]
-    image = decode_ldr(_encode(".png", bgra), "a.png")
+    image = decode_ldr(encode(".png", bgra), "a.png")
     assert image.alpha is not None and image.alpha.dtype == np.float32
     np.testing.assert_allclose(image.alpha, bgra[..., 3] / 255, atol=1e-7)
     np.testing.assert_allclose(image.rgb[0, 0], [10 / 255, 0, 200 / 255], atol=1e-7)
 
 
 def test_grey_alpha_png():
-    data = _png(2, 1, 8, 4, [bytes([10, 200, 250, 100])])
+    data = handmade_png(2, 1, 8, 4, [bytes([10, 200, 250, 100])])
     image = decode_ldr(data, "ga.png")
     np.testing.assert_allclose(image.rgb[0, 1], [250 / 255] * 3, atol=1e-7)
     np.testing.assert_allclose(image.alpha, [[200 / 255, 100 / 255]], atol=1e-7)
@@ -179,14 +156,14 @@ def test_grey_alpha_png():
 
 def test_palette_png():
     palette = bytes([255, 0, 0, 0, 0, 255])  # index 0 red, index 1 blue
-    image = decode_ldr(_png(2, 1, 8, 3, [bytes([1, 0])], [(b"PLTE", palette)]), "p.png")
+    image = decode_ldr(handmade_png(2, 1, 8, 3, [bytes([1, 0])], [(b"PLTE", palette)]), "p.png")
     np.testing.assert_array_equal(image.rgb[0], [[0, 0, 1], [1, 0, 0]])
     assert image.alpha is None and image.bit_depth == 8
 
 
 def test_palette_png_with_transparency():
     extra = [(b"PLTE", bytes([255, 0, 0, 0, 0, 255])), (b"tRNS", bytes([0]))]
-    image = decode_ldr(_png(2, 1, 8, 3, [bytes([0, 1])], extra), "p.png")
+    image = decode_ldr(handmade_png(2, 1, 8, 3, [bytes([0, 1])], extra), "p.png")
     np.testing.assert_array_equal(image.alpha, [[0, 1]])
 
 
@@ -204,7 +181,7 @@ def test_cmyk_jpeg_converted_to_rgb():
 @pytest.mark.parametrize("ext", [".png", ".jpg"])
 def test_1x1(ext):
     red = np.array([[[0, 0, 255]]], np.uint8)  # BGR
-    image = decode_ldr(_encode(ext, red, cv2.IMWRITE_JPEG_QUALITY, 100), "one" + ext)
+    image = decode_ldr(encode(ext, red, cv2.IMWRITE_JPEG_QUALITY, 100), "one" + ext)
     assert image.rgb.shape == (1, 1, 3)
     assert image.rgb[0, 0, 0] > 0.9 and image.rgb[0, 0, 2] < 0.1
 
@@ -227,7 +204,7 @@ _MOVES = {
 @pytest.mark.parametrize("order", ["<", ">"])
 @pytest.mark.parametrize("orientation", range(1, 9))
 def test_jpeg_exif_orientation(orientation, order):
-    jpeg = _encode(".jpg", _marked_grey(), cv2.IMWRITE_JPEG_QUALITY, 100)
+    jpeg = encode(".jpg", _marked_grey(), cv2.IMWRITE_JPEG_QUALITY, 100)
     image = decode_ldr(_with_exif(jpeg, _tiff(orientation, order)), "o.jpg")
     assert image.rgb.shape == ((16, 24, 3) if orientation <= 4 else (24, 16, 3))
     assert image.rgb.flags.c_contiguous
@@ -242,9 +219,9 @@ def test_jpeg_exif_orientation(orientation, order):
 def test_png_exif_orientation_turns_alpha_too():
     bgra = np.zeros((2, 3, 4), np.uint8)
     bgra[0, 0] = [0, 0, 255, 255]  # opaque red at the stored top-left
-    data = _encode(".png", bgra)
+    data = encode(".png", bgra)
     # Splice an eXIf chunk (orientation 6: turn clockwise) in after IHDR.
-    data = data[:33] + _png_chunk(b"eXIf", _tiff(6, ">")) + data[33:]
+    data = data[:33] + png_chunk(b"eXIf", _tiff(6, ">")) + data[33:]
     image = decode_ldr(data, "o.png")
     assert image.rgb.shape == (3, 2, 3) and image.alpha.shape == (3, 2)
     np.testing.assert_array_equal(image.rgb[0, 1], [1, 0, 0])
@@ -267,7 +244,7 @@ def test_png_exif_orientation_turns_alpha_too():
     ],
 )
 def test_bogus_orientation_is_ignored(tiff):
-    jpeg = _encode(".jpg", _marked_grey(), cv2.IMWRITE_JPEG_QUALITY, 100)
+    jpeg = encode(".jpg", _marked_grey(), cv2.IMWRITE_JPEG_QUALITY, 100)
     image = decode_ldr(_with_exif(jpeg, tiff), "o.jpg")
     assert image.rgb.shape == (16, 24, 3)
     dark, light = _MOVES[1]
@@ -307,7 +284,7 @@ def test_text_file_named_png(tmp_path):
 
 
 def test_other_image_formats_are_refused():
-    bmp = _encode(".bmp", np.zeros((2, 2, 3), np.uint8))  # cv2 could decode it, but it is no JPEG
+    bmp = encode(".bmp", np.zeros((2, 2, 3), np.uint8))  # cv2 could decode it, but it is no JPEG
     _assert_input_error(bmp, "disguised.jpg", "not a JPEG or PNG")
 
 
@@ -319,7 +296,7 @@ def test_truncated_jpeg(jpeg_bytes, cut):
 
 def test_jpeg_missing_data_but_with_end_marker(jpeg_bytes):
     # libjpeg fills the missing part with grey and only warns; that warning must be noticed.
-    data = _encode(".jpg", np.random.default_rng(6).integers(0, 256, (64, 64, 3), dtype=np.uint8))
+    data = encode(".jpg", np.random.default_rng(6).integers(0, 256, (64, 64, 3), dtype=np.uint8))
     _assert_input_error(data[: len(data) // 2] + b"\xff\xd9", "cut.jpg", "truncated or corrupt")
 
 
@@ -339,7 +316,7 @@ def test_library_chatter_stays_off_the_terminal(capfd, jpeg_bytes, png_bytes):
 
 def test_concurrent_decodes_keep_verdicts_and_stderr(capfd):
     # Warnings are caught on the process-wide stderr: threads must not mix them up or lose it.
-    jpeg_bytes = _encode(".jpg", np.random.default_rng(7).integers(0, 256, (64, 64, 3), dtype=np.uint8))
+    jpeg_bytes = encode(".jpg", np.random.default_rng(7).integers(0, 256, (64, 64, 3), dtype=np.uint8))
     broken = jpeg_bytes[: len(jpeg_bytes) // 2] + b"\xff\xd9"  # decodes, with a warning
 
     def verdict(i: int) -> str:
@@ -365,7 +342,7 @@ def test_truncated_png(png_bytes):
 
 
 def test_png_decompression_bomb_refused_from_header():
-    data = _png(100_000, 100_000, 8, 2, [])  # a few dozen bytes declaring 10 gigapixels
+    data = handmade_png(100_000, 100_000, 8, 2, [])  # a few dozen bytes declaring 10 gigapixels
     start = time.perf_counter()
     _assert_input_error(data, "bomb.png", "100000x100000")
     assert time.perf_counter() - start < 0.5

@@ -23,6 +23,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from conftest import encode, handmade_png
 from fhdr_cli.cli import app
 from fhdr_cli.hdr_files import read_hdr
 
@@ -63,23 +64,6 @@ def assert_one_line_error(result, code: int, *names: str) -> str:
 
 
 # ---------------------------------------------------------------------------- input builders
-
-
-def encode(ext: str, pixels: np.ndarray, *params: int) -> bytes:
-    ok, buf = cv2.imencode(ext, pixels, list(params))
-    assert ok
-    return buf.tobytes()
-
-
-def png_chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-
-def handmade_png(width: int, height: int, depth: int, colour: int, rows: list[bytes], extra=()) -> bytes:
-    ihdr = struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, 0)
-    raw = b"".join(b"\x00" + row for row in rows)
-    return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + b"".join(png_chunk(k, d) for k, d in extra)
-            + png_chunk(b"IDAT", zlib.compress(raw)) + png_chunk(b"IEND", b""))
 
 
 def exif_app1(orientation: int) -> bytes:
