@@ -49,6 +49,8 @@ def computed_pixels(height: int, width: int, tile: int, radius: int) -> int:
 
 def auto_tile_size(height: int, width: int, radius: int, budget_bytes: int, bytes_per_pixel: int) -> int:
     """The largest core whose padded tile fits the memory budget; the whole image if it fits."""
+    if (height + 2 * radius) * (width + 2 * radius) * bytes_per_pixel <= budget_bytes:
+        return max(height, width)
     side = int(math.sqrt(budget_bytes / bytes_per_pixel)) - 2 * radius
     side = max(side, 32)
     return min(max(height, width), side)

@@ -14,14 +14,18 @@ they stopped (model, optimizer, step count and the accumulated training summary)
 from __future__ import annotations
 
 import csv
+import math
+import os
 import platform
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import cv2
 import numpy as np
 import torch
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from .color import mu_law
 from .device import resolve_device, set_threads
@@ -42,6 +46,7 @@ class TrainSettings:
     patch: int = 64
     batch: int = 8
     lr: float = 2e-4
+    lr_decay: str = "cosine"  # "cosine": down to lr/20 at the end of the time budget; "none": constant
     device: str = "auto"
     minutes: float = 60.0
     resume: Path | None = None
@@ -51,6 +56,7 @@ class TrainSettings:
     perceptual_weight: float = 0.1  # the paper's text weights its perceptual term 0.1
     vgg_weights: Path | None = None
     threads: int | None = None
+    workers: int | None = None  # processes simulating batches; None: 0 on CPU, up to 8 on CUDA
     log: Path | None = None  # CSV; defaults to out with .csv
 
 
@@ -88,12 +94,41 @@ def make_batch(scenes: list[Scene], rng: np.random.Generator, size: int, count: 
     return as_tensor(ldr), as_tensor(target)
 
 
+class SimulatedBatches(IterableDataset):
+    """An endless stream of simulated (ldr, target) batches; each worker draws from its own seed."""
+
+    def __init__(self, scenes: list[Scene], patch: int, batch: int, seed: int):
+        self.scenes, self.patch, self.batch, self.seed = scenes, patch, batch, seed
+
+    def __iter__(self):
+        worker = get_worker_info()
+        if worker is not None:
+            cv2.setNumThreads(1)  # workers already run side by side
+        rng = np.random.default_rng([self.seed, worker.id if worker else 0])
+        while True:
+            yield make_batch(self.scenes, rng, self.patch, self.batch)
+
+
+def default_workers(device: torch.device) -> int:
+    """On CPU the model wants every core; on CUDA simulation is the bottleneck without workers."""
+    return 0 if device.type == "cpu" else max(1, min(8, (os.cpu_count() or 2) - 1))
+
+
+def learning_rate(s: TrainSettings, elapsed_fraction: float) -> float:
+    if s.lr_decay == "none":
+        return s.lr
+    floor = s.lr / 20
+    return floor + 0.5 * (s.lr - floor) * (1 + math.cos(math.pi * min(elapsed_fraction, 1.0)))
+
+
 def train(s: TrainSettings, on_step: Callable[[StepReport], None] = lambda r: None) -> Path:
     """Train until the time budget is spent; returns the path of the best checkpoint."""
     device = resolve_device(s.device)
     set_threads(s.threads)
     if not 1 <= s.iterations <= FHDR.max_iterations:
         raise UsageError(f"--iterations must be 1..{FHDR.max_iterations}, got {s.iterations}")
+    if s.lr_decay not in ("cosine", "none"):
+        raise UsageError(f"--lr-decay must be cosine or none, got {s.lr_decay}")
     train_scenes = load_scenes(s.data, exclude=set(s.val_scenes))
     val_scenes = load_scenes(s.data, names=set(s.val_scenes))
     if not train_scenes:
@@ -111,6 +146,9 @@ def train(s: TrainSettings, on_step: Callable[[StepReport], None] = lambda r: No
         torch.manual_seed(s.seed)
         model, step, best_val = FHDR(), 0, float("inf")
     model.to(device).train()
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # training crops all have one shape
+        model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=s.lr)
     if s.resume and "optimizer" in ckpt.extra:
         optimizer.load_state_dict(ckpt.extra["optimizer"])
@@ -118,11 +156,16 @@ def train(s: TrainSettings, on_step: Callable[[StepReport], None] = lambda r: No
             group["lr"] = s.lr
 
     perceptual = VGGPerceptualLoss(s.vgg_weights).to(device) if s.vgg_weights else ssim_loss
-    rng = np.random.default_rng(s.seed + step)  # a resumed run draws new samples, not a replay
+    workers = default_workers(device) if s.workers is None else s.workers
+    # a resumed run draws new samples, not a replay
+    batches = DataLoader(SimulatedBatches(train_scenes, s.patch, s.batch, s.seed + step), batch_size=None,
+                         num_workers=workers, pin_memory=device.type == "cuda",
+                         prefetch_factor=4 if workers else None,
+                         multiprocessing_context="spawn" if workers else None)  # fork can deadlock in cv2/OpenMP
     val_ldr, val_target = make_batch(val_scenes, np.random.default_rng(1234), 96, 4 * len(val_scenes)) if val_scenes else (None, None)
 
     phase = {
-        "iterations": s.iterations, "patch": s.patch, "batch": s.batch, "lr": s.lr,
+        "iterations": s.iterations, "patch": s.patch, "batch": s.batch, "lr": s.lr, "lr_decay": s.lr_decay,
         "perceptual": "vgg19" if s.vgg_weights else f"ssim x{s.perceptual_weight}",
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)",
         "start_step": step, "steps": 0, "seconds": 0.0,
@@ -134,13 +177,18 @@ def train(s: TrainSettings, on_step: Callable[[StepReport], None] = lambda r: No
     new_log = not log_path.exists()
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
 
+    def to_device(images: torch.Tensor) -> torch.Tensor:
+        images = images.to(device, non_blocking=True)
+        return images.contiguous(memory_format=torch.channels_last) if device.type == "cuda" else images
+
     def validate() -> float | None:
         if val_ldr is None:
             return None
         model.eval()
-        with torch.no_grad(), autocast:
-            outs = model(val_ldr.to(device), s.iterations)
-            loss = hdr_loss([o.float() for o in outs], val_target.to(device), perceptual, s.perceptual_weight)
+        with torch.no_grad():
+            with autocast:
+                outs = model(to_device(val_ldr), s.iterations)
+            loss = hdr_loss(outs, to_device(val_target), perceptual, s.perceptual_weight)
         model.train()
         return float(loss)
 
@@ -167,11 +215,12 @@ def train(s: TrainSettings, on_step: Callable[[StepReport], None] = lambda r: No
         log = csv.writer(log_file)
         if new_log:
             log.writerow(["step", "elapsed_s", "iterations", "loss", "val_loss"])
-        while time.monotonic() < deadline:
-            ldr, target = make_batch(train_scenes, rng, s.patch, s.batch)
+        for ldr, target in batches:  # at least one step, so every run leaves a checkpoint
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(s, (time.monotonic() - start) / max(s.minutes * 60, 1e-6))
             with autocast:
-                outputs = model(ldr.to(device), s.iterations)
-            loss = hdr_loss([o.float() for o in outputs], target.to(device), perceptual, s.perceptual_weight)
+                outputs = model(to_device(ldr), s.iterations)
+            loss = hdr_loss(outputs, to_device(target), perceptual, s.perceptual_weight)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -187,5 +236,7 @@ def train(s: TrainSettings, on_step: Callable[[StepReport], None] = lambda r: No
                           "" if report.val_loss is None else f"{report.val_loss:.5f}"])
             log_file.flush()
             on_step(report)
+            if done:
+                break
     return best_path if best_path.exists() else Path(s.out)
 

@@ -453,7 +453,8 @@ def test_train_writes_a_checkpoint_that_loads_and_resumes(scenes, tmp_path):
     assert info["phases"][0]["steps"] == steps
 
     second = tmp_path / "run" / "second.pt"
-    ok(fhdr("train", *common, "--out", second, "--minutes", "0.01", "--resume", first))
+    # batches simulated in a worker process this time
+    ok(fhdr("train", *common, "--out", second, "--minutes", "0.01", "--resume", first, "--workers", "1"))
     info2 = json.loads(fhdr("info", "--json", "--weights", second).stdout)
     assert info2["training"]["steps"] > steps  # the step count continues
     assert len(info2["phases"]) == 2 and info2["phases"][1]["start_step"] == steps

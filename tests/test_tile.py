@@ -85,3 +85,14 @@ def test_cuda_out_of_memory_at_the_smallest_tile_is_a_clear_error(weights_file, 
     monkeypatch.setattr(converter, "_convert", always_out_of_memory)
     with pytest.raises(FhdrError, match="out of GPU memory"):
         converter(np.zeros((8, 8, 3), np.uint8))
+
+
+def test_cuda_tiles_grow_with_free_gpu_memory_not_the_host_budget(weights_file, monkeypatch):
+    cpu = Converter.load(weights=weights_file, device="cpu", iterations=4)
+    free = {"bytes": 64 << 30}
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (free["bytes"], 80 << 30))
+    gpu = Converter(checkpoint=cpu.checkpoint, device=torch.device("cuda"), iterations=4, half=True)
+    assert gpu.tile_size(3000, 4000) == 4000  # a 12 MP photo runs whole on a card with 64 GB free
+    assert cpu.tile_size(3000, 4000) < 600  # the host budget would cut it into dozens of tiles
+    free["bytes"] = 1 << 30
+    assert gpu.tile_size(3000, 4000) < cpu.tile_size(3000, 4000) * 2

@@ -21,7 +21,8 @@ def train_command(
     iterations: int = typer.Option(4, "--iterations", min=1, max=4, help="Feedback iterations trained (loss averaged over all)."),
     patch: int = typer.Option(64, "--patch", min=16, help="Training crop size in pixels."),
     batch: int = typer.Option(8, "--batch", min=1),
-    lr: float = typer.Option(2e-4, "--lr"),
+    lr: float = typer.Option(2e-4, "--lr", help="Peak learning rate (Adam)."),
+    lr_decay: str = typer.Option("cosine", "--lr-decay", help="cosine (to lr/20 at the end of --minutes) or none."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda (bf16 autocast on CUDA)."),
     minutes: float = typer.Option(60.0, "--minutes", help="Time budget; a final checkpoint is written at the end."),
     resume: Optional[Path] = typer.Option(None, "--resume", help="Checkpoint to continue from (model, optimizer, step)."),
@@ -29,15 +30,16 @@ def train_command(
     checkpoint_minutes: float = typer.Option(5.0, "--checkpoint-minutes"),
     vgg_weights: Optional[Path] = typer.Option(None, "--vgg-weights", help="ImageNet VGG19 state dict for the paper's perceptual loss (default: SSIM term)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=0, help="Processes simulating training batches (default: 0 on CPU, up to 8 on CUDA)."),
     seed: int = typer.Option(0, "--seed"),
 ) -> None:
     """Train FHDR on LDR/HDR pairs simulated from real HDR scenes (held-out scenes validate)."""
     if not data.is_dir():
         raise UsageError(f"{data}: not a folder (--data takes a folder of .exr/.hdr scenes)")
     settings = TrainSettings(
-        data=data, out=out, iterations=iterations, patch=patch, batch=batch, lr=lr, device=device,
+        data=data, out=out, iterations=iterations, patch=patch, batch=batch, lr=lr, lr_decay=lr_decay, device=device,
         minutes=minutes, resume=resume, val_scenes=tuple(v for v in val_scenes.split(",") if v),
-        checkpoint_minutes=checkpoint_minutes, vgg_weights=vgg_weights, threads=threads, seed=seed,
+        checkpoint_minutes=checkpoint_minutes, vgg_weights=vgg_weights, threads=threads, workers=workers, seed=seed,
     )
     with Progress(TextColumn("[bold]train"), BarColumn(), TextColumn("{task.description}"), TimeRemainingColumn(),
                   console=console) as progress:
