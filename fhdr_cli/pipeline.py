@@ -146,6 +146,9 @@ class Converter:
             return self.tile
         if self.device.type == "cuda":
             free, _ = torch.cuda.mem_get_info(self.device)
+            # memory torch's caching allocator holds but is not using is free for us too: the same
+            # photo gets the same tiles on its first and its later runs
+            free += torch.cuda.memory_reserved(self.device) - torch.cuda.memory_allocated(self.device)
             activations = int(free * CUDA_FREE_MEMORY_FRACTION)
             bytes_per_pixel = CUDA_ACTIVATION_BYTES_PER_PIXEL["float16" if self.half else "float32"]
         else:

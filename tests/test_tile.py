@@ -91,6 +91,8 @@ def test_cuda_tiles_grow_with_free_gpu_memory_not_the_host_budget(weights_file, 
     cpu = Converter.load(weights=weights_file, device="cpu", iterations=4)
     free = {"bytes": 64 << 30}
     monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (free["bytes"], 80 << 30))
+    monkeypatch.setattr(torch.cuda, "memory_reserved", lambda device=None: 0)
+    monkeypatch.setattr(torch.cuda, "memory_allocated", lambda device=None: 0)
     gpu = Converter(checkpoint=cpu.checkpoint, device=torch.device("cuda"), iterations=4, half=True)
     assert gpu.tile_size(3000, 4000) == 4000  # a 12 MP photo runs whole on a card with 64 GB free
     assert cpu.tile_size(3000, 4000) < 600  # the host budget would cut it into dozens of tiles
