@@ -40,7 +40,7 @@ from .checkpoint import load_checkpoint, save_checkpoint
 
 @dataclass
 class TrainSettings:
-    data: Path
+    data: Path | tuple[Path, ...]  # one folder of .exr/.hdr scenes, or several
     out: Path = Path("runs/fhdr.pt")  # last checkpoint (resumable); the best by validation goes to *.best.pt
     iterations: int = 4
     patch: int = 64
@@ -129,10 +129,17 @@ def train(s: TrainSettings, on_step: Callable[[StepReport], None] = lambda r: No
         raise UsageError(f"--iterations must be 1..{FHDR.max_iterations}, got {s.iterations}")
     if s.lr_decay not in ("cosine", "none"):
         raise UsageError(f"--lr-decay must be cosine or none, got {s.lr_decay}")
-    train_scenes = load_scenes(s.data, exclude=set(s.val_scenes))
-    val_scenes = load_scenes(s.data, names=set(s.val_scenes))
+    folders = (s.data,) if isinstance(s.data, Path) else tuple(s.data)
+    scenes = [scene for folder in folders for scene in load_scenes(folder)]
+    names = [scene.name for scene in scenes]
+    if len(set(names)) < len(names):
+        twice = sorted({n for n in names if names.count(n) > 1})
+        raise UsageError(f"scene names must be unique across --data folders (held-out scenes go by name): {', '.join(twice)}")
+    train_scenes = [scene for scene in scenes if scene.name not in s.val_scenes]
+    val_scenes = [scene for scene in scenes if scene.name in s.val_scenes]
     if not train_scenes:
-        raise UsageError(f"{s.data}: no .exr/.hdr training scenes (after holding out {len(val_scenes)})")
+        where = ", ".join(str(f) for f in folders)
+        raise UsageError(f"{where}: no .exr/.hdr training scenes (after holding out {len(val_scenes)})")
 
     summary: dict = {"phases": [], "steps": 0, "seconds": 0.0}
     if s.resume:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 
@@ -466,6 +467,20 @@ def test_train_writes_a_checkpoint_that_loads_and_resumes(scenes, tmp_path):
     ok(result)
     report = json.loads(result.stdout)
     assert report["skipped_trained"] == ["alpha"] and report["scenes"] == ["beta"]
+
+
+def test_train_reads_several_data_folders(scenes, tmp_path):
+    more = tmp_path / "more"
+    more.mkdir()
+    shutil.copy(scenes / "alpha.exr", more / "gamma.exr")
+    out = tmp_path / "run.pt"
+    ok(fhdr("train", "--data", scenes, "--data", more, "--val-scenes", "beta", "--out", out, "--patch", "32",
+            "--batch", "1", "--iterations", "1", "--minutes", "0", "--device", "cpu", "--threads", "1"))
+    phase = torch.load(out, weights_only=True)["training"]["phases"][0]
+    assert phase["train_scenes"] == ["alpha", "gamma"] and phase["val_scenes"] == ["beta"]
+
+    result = fhdr("train", "--data", scenes, "--data", scenes, "--out", tmp_path / "x.pt")
+    assert result.exit_code == 2 and "unique" in err(result) and "alpha" in err(result)
 
 
 def test_train_usage_errors(scenes, tmp_path):

@@ -16,7 +16,7 @@ from . import console, report_errors
 
 @report_errors
 def train_command(
-    data: Path = typer.Option(..., "--data", help="Folder of .exr/.hdr scenes (panoramas, cube strips or photos)."),
+    data: list[Path] = typer.Option(..., "--data", help="Folder of .exr/.hdr scenes (panoramas, cube strips or photos); repeat for several."),
     out: Path = typer.Option(Path("runs/fhdr.pt"), "--out", help="Last checkpoint; the best one goes to *.best.pt."),
     iterations: int = typer.Option(4, "--iterations", min=1, max=4, help="Feedback iterations trained (loss averaged over all)."),
     patch: int = typer.Option(64, "--patch", min=16, help="Training crop size in pixels."),
@@ -34,10 +34,11 @@ def train_command(
     seed: int = typer.Option(0, "--seed"),
 ) -> None:
     """Train FHDR on LDR/HDR pairs simulated from real HDR scenes (held-out scenes validate)."""
-    if not data.is_dir():
-        raise UsageError(f"{data}: not a folder (--data takes a folder of .exr/.hdr scenes)")
+    for folder in data:
+        if not folder.is_dir():
+            raise UsageError(f"{folder}: not a folder (--data takes a folder of .exr/.hdr scenes)")
     settings = TrainSettings(
-        data=data, out=out, iterations=iterations, patch=patch, batch=batch, lr=lr, lr_decay=lr_decay, device=device,
+        data=tuple(data), out=out, iterations=iterations, patch=patch, batch=batch, lr=lr, lr_decay=lr_decay, device=device,
         minutes=minutes, resume=resume, val_scenes=tuple(v for v in val_scenes.split(",") if v),
         checkpoint_minutes=checkpoint_minutes, vgg_weights=vgg_weights, threads=threads, workers=workers, seed=seed,
     )
