@@ -173,8 +173,8 @@ class Converter:
         out = np.empty((height, width, 3), dtype=np.float32)
         count = len(plan_tiles(height, width, tile))
         for index, (t, window) in enumerate(iter_windows(image, self.radius, tile), 1):
-            hdr = postprocess(self._run(preprocess(window)), self.exposure_ev)
-            out[t.y0 : t.y1, t.x0 : t.x1] = crop_core(hdr, t, self.radius)
+            core = crop_core(self._run(preprocess(window)), t, self.radius)  # only the core leaves the GPU
+            out[t.y0 : t.y1, t.x0 : t.x1] = postprocess(core, self.exposure_ev)
             if on_tile:
                 on_tile(index, count)
         return out

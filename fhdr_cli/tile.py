@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Iterator, TypeVar
 
 import numpy as np
+
+T = TypeVar("T")  # a numpy array or a torch tensor
 
 
 def reflect_indices(n: int, pad: int) -> np.ndarray:
@@ -68,6 +70,7 @@ def iter_windows(image: np.ndarray, radius: int, tile: int) -> Iterator[tuple[Ti
         yield t, image[rows[t.y0 : t.y1 + 2 * radius]][:, cols[t.x0 : t.x1 + 2 * radius]]
 
 
-def crop_core(window_output: np.ndarray, t: Tile, radius: int) -> np.ndarray:
-    """The part of a window's output that the tile contributes (HxW[xC])."""
-    return window_output[radius : radius + t.y1 - t.y0, radius : radius + t.x1 - t.x0]
+def crop_core(window_output: T, t: Tile, radius: int) -> T:
+    """The part of a window's output that the tile contributes; crops the last two axes (..., H, W),
+    so the model's (N, C, H, W) output is cropped before it leaves the device."""
+    return window_output[..., radius : radius + t.y1 - t.y0, radius : radius + t.x1 - t.x0]

@@ -37,8 +37,8 @@ def test_tiled_equals_whole_on_an_odd_sized_image():
         for t, window in iter_windows(image, radius, tile):
             x = torch.from_numpy(window).permute(2, 0, 1)[None]
             with torch.no_grad():
-                y = model.infer(x, iterations)[0].permute(1, 2, 0).numpy()
-            out[t.y0 : t.y1, t.x0 : t.x1] = crop_core(y, t, radius)
+                y = model.infer(x, iterations)
+            out[t.y0 : t.y1, t.x0 : t.x1] = crop_core(y, t, radius)[0].permute(1, 2, 0).numpy()
         return out
 
     whole, tiled = run(600), run(128)
