@@ -457,12 +457,21 @@ def large_jpg(tmp_path):
     return src
 
 
-@pytest.mark.skipif(not LINUX, reason="uses /proc and POSIX signals")
-def test_sigterm_during_conversion_leaves_nothing_behind(large_jpg, out_dir, weights_file):
-    out = out_dir / "large.exr"
-    proc = _start_convert(large_jpg, out, weights_file, iterations=4)
+@pytest.fixture
+def busy_convert(large_jpg, out_dir, weights_file):
+    """A conversion of large_jpg into out_dir/large.exr that is running the model right now."""
+    proc = _start_convert(large_jpg, out_dir / "large.exr", weights_file, iterations=4)
     _wait_until_busy(proc, cpu_seconds=3.0)
-    assert proc.poll() is None, "finished before it could be interrupted"
+    assert proc.poll() is None, "finished before a signal could reach it"
+    yield proc
+    if proc.poll() is None:
+        proc.kill()
+        proc.communicate(timeout=60)
+
+
+@pytest.mark.skipif(not LINUX, reason="uses /proc and POSIX signals")
+def test_sigterm_during_conversion_leaves_nothing_behind(busy_convert, out_dir):
+    proc = busy_convert
     proc.send_signal(signal.SIGTERM)
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, (proc.returncode, stderr)
@@ -472,14 +481,11 @@ def test_sigterm_during_conversion_leaves_nothing_behind(large_jpg, out_dir, wei
 
 
 @pytest.mark.skipif(not LINUX, reason="uses /proc and POSIX signals")
-def test_sigkill_during_the_model_leaves_no_target(large_jpg, out_dir, weights_file):
-    out = out_dir / "large.exr"
-    proc = _start_convert(large_jpg, out, weights_file, iterations=4)
-    _wait_until_busy(proc, cpu_seconds=3.0)
-    assert proc.poll() is None, "finished before it could be killed"
+def test_sigkill_during_the_model_leaves_no_target(busy_convert, out_dir):
+    proc = busy_convert
     proc.kill()
     proc.communicate(timeout=60)
-    assert not out.exists()
+    assert not (out_dir / "large.exr").exists()
     assert all(name.startswith(".large.") for name in files_in(out_dir))  # at most an unfinished temp file
 
 
