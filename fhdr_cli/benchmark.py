@@ -10,10 +10,12 @@ from __future__ import annotations
 import resource
 import time
 from dataclasses import asdict, dataclass
+from typing import Callable
 
 import numpy as np
 import torch
 
+from .fused import conv_accumulate, onednn_available
 from .model import flops_per_pixel
 from .pipeline import Converter
 from .tile import computed_pixels
@@ -52,34 +54,52 @@ def conv_peak_gflops(device: torch.device, half: bool, size: int = 384, trials: 
     """GFLOP/s of a 3x3 64->64 convolution, channels-last, at the benchmark's precision.
 
     The best of several trials: the reachable peak, not an average disturbed by other processes.
+    On the CPU the convolution accumulates into one preallocated output, as the fused engine's
+    do: a fresh output per call would time the kernel's page faults along with the arithmetic.
     """
     dtype = torch.float16 if half else torch.float32
     conv = torch.nn.Conv2d(64, 64, 3, padding=1).to(device=device, dtype=dtype, memory_format=torch.channels_last)
     x = torch.randn(1, 64, size, size, device=device, dtype=dtype).to(memory_format=torch.channels_last)
+    if device.type == "cpu" and onednn_available():
+        out = torch.zeros_like(x)
+        weight = conv.weight.detach()
+        run = lambda: conv_accumulate(out, x, weight, None, [1, 1], [1, 1])  # noqa: E731
+    else:
+        run = lambda: conv(x)  # noqa: E731
     best = float("inf")
     with torch.inference_mode():
-        conv(x)  # warm-up: algorithm selection, allocations
+        run()  # warm-up: algorithm selection, allocations
         for _ in range(trials):
             _sync(device)
             start = time.perf_counter()
-            conv(x)
+            run()
             _sync(device)
             best = min(best, time.perf_counter() - start)
     return 2 * 64 * 64 * 9 * size * size / best / 1e9
 
 
-def run_benchmark(converters: list[Converter], height: int, width: int, repeat: int = 1, seed: int = 0) -> BenchmarkReport:
-    """Time each converter (one per iteration count) on a random image of height x width."""
-    first = converters[0]
-    device, half = first.device, first.half
+def run_benchmark(load: Callable[[int], Converter], iterations: list[int], height: int, width: int,
+                  repeat: int = 1, seed: int = 0) -> BenchmarkReport:
+    """Time a converter from `load(n)` for each iteration count n on a random image of height x width.
+
+    One converter at a time: each holds its activation buffers until it is dropped.
+    """
+    first = load(iterations[0])
+    device, half, engine = first.device, first.half, first.engine
     peak = conv_peak_gflops(device, half)
     image = np.random.default_rng(seed).random((height, width, 3), dtype=np.float32)
-    runs = []
-    for conv in converters:
+    runs, per_pixel_flops = [], {}
+    for n in iterations:
+        conv = first if n == iterations[0] else load(n)
         tile = conv.tile_size(height, width)
         computed = computed_pixels(height, width, tile, conv.radius)
-        # warm-up outside the timing; cuDNN autotunes every new tile shape on first sight, so CUDA sees them all
-        conv(image if device.type == "cuda" else image[:16, :16])
+        # warm-up outside the timing: cuDNN autotunes every new tile shape on first sight, so CUDA sees them
+        # all; on the CPU the activation buffers are allocated and faulted in
+        if device.type == "cuda":
+            conv(image)
+        else:
+            conv.reserve(height, width)
+            conv(image[:16, :16])
         _reset_peak_memory(device)
         _sync(device)
         start = time.perf_counter()
@@ -87,7 +107,7 @@ def run_benchmark(converters: list[Converter], height: int, width: int, repeat: 
             conv(image)
         _sync(device)
         seconds = (time.perf_counter() - start) / repeat
-        per_pixel = flops_per_pixel(conv.iterations, conv.model.cfg)
+        per_pixel = per_pixel_flops[n] = flops_per_pixel(conv.iterations, conv.model.cfg)
         flops = per_pixel * computed
         megapixels = height * width / 1e6
         runs.append(ModelRun(
@@ -98,10 +118,11 @@ def run_benchmark(converters: list[Converter], height: int, width: int, repeat: 
             tiling_overhead=computed / (height * width),
             tile=tile, peak_memory_mib=_peak_memory_mib(device),
         ))
+        first = conv = None  # free this converter's buffers before the next one allocates its own
     return BenchmarkReport(
         device=torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-        engine=first.engine, threads=torch.get_num_threads(), size=(height, width), half=half, conv_peak_gflops=peak,
-        flops_per_pixel={c.iterations: flops_per_pixel(c.iterations, c.model.cfg) for c in converters}, runs=runs,
+        engine=engine, threads=torch.get_num_threads(), size=(height, width), half=half, conv_peak_gflops=peak,
+        flops_per_pixel=per_pixel_flops, runs=runs,
     )
 
 

@@ -11,7 +11,8 @@ multiplies the result by 2**EV.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -20,27 +21,34 @@ import torch
 
 from .atomic import check_writable_dir
 from .checkpoint import Checkpoint, load_checkpoint, shipped_weights_path
-from .device import resolve_device, set_threads
+from .device import available_memory, resolve_device, set_threads
 from .errors import FhdrError, UsageError
-from .fused import FusedFHDR, onednn_available
+from .fused import FusedFHDR, Workspace, onednn_available
 from .hdr_files import hdr_format, write_hdr
 from .model import FHDR, receptive_radius
 from .read import read_ldr
 from .tile import auto_tile_size, crop_core, iter_windows, plan_tiles
 
 # Peak activation memory per window pixel, measured on CPU in fp32 with 4 iterations on 512-768 px
-# windows: the fused engine frees dead tensors early (2.6-2.8 KB), the plain nn.Module does not (4.2-4.6 KB).
-ACTIVATION_BYTES_PER_PIXEL = {"fused": 3072, "plain": 4608}
+# windows: the fused engine's workspace (2.8 KB) plus the reconstruction block's temporaries; the plain
+# nn.Module keeps more tensors alive (4.2-4.6 KB).
+ACTIVATION_BYTES_PER_PIXEL = {"fused": 3200, "plain": 4608}
 # The photo, the HDR result and the writer's half-float copy: about 20 bytes per image pixel at the peak.
 IMAGE_BYTES_PER_PIXEL = 20
-# Default budget for one conversion (image buffers + activations): with the runtime's ~0.4 GiB, a
-# 24-megapixel photo stays under 2 GiB resident (README "Tiling and memory").
+# Budget for tiles (image buffers + activations): with the runtime's ~0.4 GiB, a 24-megapixel photo
+# stays under 2 GiB resident (README "Tiling and memory").
 DEFAULT_MEMORY_BUDGET = 1400 << 20
+# A photo whose whole-image run needs at most this much (and at most half the free RAM) runs as one
+# tile: small photos then pay no margins at all (a 1 MP photo at 4 iterations would compute 2.6x its
+# pixels in 1.4 GiB tiles), while large ones keep the bounded tile budget.
+WHOLE_IMAGE_BUDGET = 4 << 30
 MIN_ACTIVATION_BUDGET = 256 << 20
+# The fused engine's buffers are kept for the next photo if they are at most this much too big.
+WORKSPACE_SLACK = 1.25
 # Measured the same way on an H100 (plain engine under cuDNN, 2256 px windows): 3.0 KB fp32, 1.5 KB fp16.
 CUDA_ACTIVATION_BYTES_PER_PIXEL = {"float32": 3200, "float16": 1600}
 # On CUDA the activations live in GPU memory: use this share of what is free there (big tiles keep
-# the mirrored margins small; on an 80 GB card a 12 MP photo runs whole in half precision).
+# the margins small; on an 80 GB card a 12 MP photo runs whole in half precision).
 CUDA_FREE_MEMORY_FRACTION = 0.5
 ENGINES = ("auto", "fused", "plain")
 
@@ -60,22 +68,25 @@ def _load_checkpoint_version(path: Path | None, version: tuple[int, int] | None)
     return load_checkpoint(path)
 
 
-def preprocess(image: np.ndarray) -> torch.Tensor:
-    """HxW[xC] uint8/uint16/float image (or tile of one) -> (1, 3, H, W) float32 in [0, 1]."""
+def preprocess(image: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
+    """HxW[xC] uint8/uint16/float image (or tile of one) -> (1, 3, H, W) float32 in [0, 1] on `device`.
+
+    8-bit photos travel as bytes and become float on the device: a GPU receives a quarter
+    of the data and does the conversion itself.
+    """
     if image.ndim == 2:
         image = image[..., None]
     if image.ndim != 3 or image.shape[-1] not in (1, 3, 4):
         raise UsageError(f"expected an HxW, HxWx3 or HxWx4 image, got shape {image.shape}")
-    if image.shape[-1] == 1:
-        image = np.repeat(image, 3, axis=-1)
     image = image[..., :3]
-    if image.dtype == np.uint8:
-        image = image.astype(np.float32) / 255.0
-    elif image.dtype == np.uint16:
+    if image.dtype == np.uint16:
         image = image.astype(np.float32) / 65535.0
-    else:
+    elif image.dtype != np.uint8:
         image = np.clip(image.astype(np.float32), 0.0, 1.0)
-    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None]
+    x = torch.from_numpy(np.ascontiguousarray(image)).to(device)
+    if x.dtype == torch.uint8:
+        x = x.float() / 255.0
+    return x.permute(2, 0, 1)[None].expand(-1, 3, -1, -1)  # a grey photo's one channel becomes RGB
 
 
 def postprocess(hdr: torch.Tensor, exposure_ev: float = 0.0) -> np.ndarray:
@@ -94,15 +105,20 @@ class Converter:
     device: torch.device
     iterations: int = 4
     tile: int | None = None  # core tile size; None = from the memory budget
-    memory_budget: int = DEFAULT_MEMORY_BUDGET
+    memory_budget: int | None = None  # bytes per conversion on the CPU; None = whole when small, else 1.4 GiB
     half: bool = False
     exposure_ev: float = 0.0
     engine: str = "auto"  # "fused" (CPU oneDNN), "plain" (the nn.Module), or "auto" = fused where possible
+    # The fused engine's activation buffers, kept for the next photo: faulting in fresh ones costs as much
+    # as converting a 1 MP photo at one iteration. They carry nothing between calls (each buffer is
+    # written before it is read; a test checks), and the lock keeps two threads from sharing them.
+    _workspace: Workspace | None = field(default=None, init=False, repr=False)
+    _workspace_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     @classmethod
     def load(cls, weights: Path | None = None, device: str = "auto", iterations: int = 4,
              tile: int | None = None, half: bool = False, threads: int | None = None, exposure_ev: float = 0.0,
-             memory_budget: int = DEFAULT_MEMORY_BUDGET, engine: str = "auto") -> "Converter":
+             memory_budget: int | None = None, engine: str = "auto") -> "Converter":
         dev = resolve_device(device)
         if engine not in ENGINES:
             raise UsageError(f"--engine must be one of {', '.join(ENGINES)}, got '{engine}'")
@@ -127,7 +143,7 @@ class Converter:
         # The fused oneDNN path is CPU float32 only; CUDA runs the plain model under cuDNN.
         if self.engine == "auto":
             self.engine = "fused" if self.device.type == "cpu" and onednn_available() else "plain"
-        self._infer = FusedFHDR(self.model).infer if self.engine == "fused" else self.model.infer
+        self._fused = FusedFHDR(self.model) if self.engine == "fused" else None
 
     @property
     def model(self) -> FHDR:
@@ -152,12 +168,20 @@ class Converter:
             activations = int(free * CUDA_FREE_MEMORY_FRACTION)
             bytes_per_pixel = CUDA_ACTIVATION_BYTES_PER_PIXEL["float16" if self.half else "float32"]
         else:
-            activations = max(self.memory_budget - IMAGE_BYTES_PER_PIXEL * height * width, MIN_ACTIVATION_BUDGET)
             bytes_per_pixel = ACTIVATION_BYTES_PER_PIXEL[self.engine]
+            whole_image = (IMAGE_BYTES_PER_PIXEL + bytes_per_pixel) * height * width
+            if self.memory_budget is None and whole_image <= min(WHOLE_IMAGE_BUDGET, available_memory() // 2):
+                return max(height, width)
+            budget = self.memory_budget or DEFAULT_MEMORY_BUDGET
+            activations = max(budget - IMAGE_BYTES_PER_PIXEL * height * width, MIN_ACTIVATION_BUDGET)
         return auto_tile_size(height, width, self.radius, activations, bytes_per_pixel)
 
     def __call__(self, image: np.ndarray, on_tile: Callable[[int, int], None] | None = None) -> np.ndarray:
         """HxW[xC] photo (uint8/uint16, or float in [0, 1]) -> HxWx3 float32 scene-linear HDR."""
+        height, width = image.shape[:2]
+        if min(height, width) < 2:  # the network reflect-pads by one pixel, which needs two
+            grow = ((0, max(2 - height, 0)), (0, max(2 - width, 0))) + ((0, 0),) * (image.ndim - 2)
+            return self(np.pad(image, grow, mode="edge"), on_tile)[:height, :width]
         tile = self.tile_size(*image.shape[:2])
         while True:
             try:
@@ -171,19 +195,39 @@ class Converter:
     def _convert(self, image: np.ndarray, tile: int, on_tile: Callable[[int, int], None] | None) -> np.ndarray:
         height, width = image.shape[:2]
         out = np.empty((height, width, 3), dtype=np.float32)
-        count = len(plan_tiles(height, width, tile))
-        for index, (t, window) in enumerate(iter_windows(image, self.radius, tile), 1):
-            core = crop_core(self._run(preprocess(window)), t, self.radius)  # only the core leaves the GPU
-            out[t.y0 : t.y1, t.x0 : t.x1] = postprocess(core, self.exposure_ev)
-            if on_tile:
-                on_tile(index, count)
+        tiles = plan_tiles(height, width, tile, self.radius)
+        with self._workspace_lock:
+            workspace = self._workspace_for(max(t.window_pixels for t in tiles))
+            for index, (t, window) in enumerate(iter_windows(image, tiles), 1):
+                core = crop_core(self._run(preprocess(window, self.device), workspace), t)  # only the core leaves the GPU
+                out[t.y0 : t.y1, t.x0 : t.x1] = postprocess(core, self.exposure_ev)
+                if on_tile:
+                    on_tile(index, len(tiles))
         return out
 
+    def reserve(self, height: int, width: int) -> None:
+        """Allocate (and fault in) the buffers a photo of this size needs now rather than on its first call."""
+        tile = self.tile_size(height, width)
+        with self._workspace_lock:
+            self._workspace_for(max(t.window_pixels for t in plan_tiles(height, width, tile, self.radius)))
+
+    def _workspace_for(self, pixels: int) -> Workspace | None:
+        """The fused engine's buffers for windows of up to `pixels`: the kept ones if they fit and are not
+        much bigger (a small photo run whole must not inflate the budget of a large one tiled after it)."""
+        if self._fused is None:
+            return None
+        if self._workspace is None or not pixels <= self._workspace.pixels <= WORKSPACE_SLACK * pixels:
+            self._workspace = None  # free the old buffers before allocating new ones
+            self._workspace = Workspace(pixels, self.model.cfg)
+        return self._workspace
+
     @torch.inference_mode()
-    def _run(self, ldr: torch.Tensor) -> torch.Tensor:
+    def _run(self, ldr: torch.Tensor, workspace: Workspace | None = None) -> torch.Tensor:
         ldr = ldr.to(self.device).contiguous(memory_format=torch.channels_last)
+        if self._fused is not None:
+            return self._fused.infer(ldr, self.iterations, workspace)
         with torch.autocast("cuda", dtype=torch.float16, enabled=self.half):
-            return self._infer(ldr, self.iterations)
+            return self.model.infer(ldr, self.iterations)
 
 
 def convert(image: np.ndarray, *, iterations: int = 4, exposure_ev: float = 0.0, tile: int | None = None,

@@ -518,3 +518,21 @@ def test_python_dash_m_version():
     proc = subprocess.run([sys.executable, "-m", "fhdr_cli", "--version"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == f"fhdr {__version__}"
+
+
+def test_memory_budget_option_gives_the_same_result_and_refuses_nonsense(jpg, weights_file):
+    default, small = jpg.with_name("default.exr"), jpg.with_name("small.exr")
+    ok(fhdr("convert", jpg, "-o", default, "-n", "1", "--float32", weights=weights_file))
+    ok(fhdr("convert", jpg, "-o", small, "-n", "1", "--float32", "--memory", "300M", weights=weights_file))
+    np.testing.assert_allclose(read_hdr(small), read_hdr(default), atol=1e-4)  # exact tiling either way
+    for bad in ("lots", "8X", "100M"):
+        result = fhdr("convert", jpg, "-o", jpg.with_name(f"{bad}.exr"), "--memory", bad, weights=weights_file)
+        assert result.exit_code == 2 and "--memory" in err(result), bad
+        assert not jpg.with_name(f"{bad}.exr").exists()
+
+
+@pytest.mark.parametrize("text, size", [("800M", 800 << 20), ("8G", 8 << 30), ("1.5GiB", 3 << 29), ("2g", 2 << 30)])
+def test_memory_sizes_use_binary_units(text, size):
+    from fhdr_cli.commands import _memory_bytes
+
+    assert _memory_bytes(text) == size

@@ -103,3 +103,18 @@ def test_fused_cpu_inference_matches_the_plain_model(iterations):
         plain = model.infer(x, iterations)
         fast = FusedFHDR(model).infer(x, iterations)
     assert (fast - plain).abs().max() <= 1e-4 * max(1.0, plain.abs().max().item())
+
+
+def test_fused_workspace_is_reused_across_sizes_without_leaking_and_refuses_larger_inputs():
+    from fhdr_cli.fused import FusedFHDR, Workspace, onednn_available
+
+    if not onednn_available():
+        pytest.skip("this torch build has no oneDNN")
+    fused, workspace = FusedFHDR(random_model(2)), Workspace(40 * 50)
+    a, b = torch.rand(1, 3, 40, 50), torch.rand(1, 3, 30, 20)
+    first = fused.infer(a, 2, workspace)
+    fused.infer(b, 2, workspace)  # leaves other numbers in every buffer
+    assert torch.equal(fused.infer(a, 2, workspace), first)
+    assert torch.equal(fused.infer(a, 2), first)  # a fresh workspace gives the same
+    with pytest.raises(ValueError, match="does not fit"):
+        fused.infer(torch.rand(1, 3, 41, 50), 2, workspace)

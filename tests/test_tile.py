@@ -6,23 +6,18 @@ from conftest import random_model
 from fhdr_cli.errors import FhdrError
 from fhdr_cli.model import receptive_radius
 from fhdr_cli.pipeline import Converter
-from fhdr_cli.tile import computed_pixels, crop_core, iter_windows, plan_tiles, reflect_indices
+from fhdr_cli.tile import computed_pixels, crop_core, iter_windows, plan_tiles
 
 
-def test_reflect_indices_match_numpy_and_handle_tiny_images():
-    x = np.arange(7)
-    assert np.array_equal(x[reflect_indices(7, 3)], np.pad(x, 3, mode="reflect"))
-    assert np.array_equal(reflect_indices(1, 5), np.zeros(11, dtype=int))
-    idx = reflect_indices(2, 10)
-    assert idx.shape == (22,) and set(idx.tolist()) == {0, 1}
-
-
-def test_tiles_cover_the_image_exactly_once():
-    tiles = plan_tiles(301, 517, 128)
+def test_tiles_cover_the_image_exactly_once_with_windows_inside_it():
+    tiles = plan_tiles(301, 517, 128, radius=29)
     cover = np.zeros((301, 517), dtype=np.int32)
     for t in tiles:
         cover[t.y0 : t.y1, t.x0 : t.x1] += 1
         assert t.y1 - t.y0 <= 128 and t.x1 - t.x0 <= 128
+        assert 0 <= t.wy0 <= t.y0 and t.y1 <= t.wy1 <= 301 and 0 <= t.wx0 <= t.x0 and t.x1 <= t.wx1 <= 517
+        # the margin is the full radius wherever the image has that much context
+        assert t.y0 - t.wy0 == min(29, t.y0) and t.wx1 - t.x1 == min(29, 517 - t.x1)
     assert (cover == 1).all()
 
 
@@ -34,15 +29,18 @@ def test_tiled_equals_whole_on_an_odd_sized_image():
 
     def run(tile: int) -> np.ndarray:
         out = np.zeros((301, 517, 3), np.float32)
-        for t, window in iter_windows(image, radius, tile):
-            x = torch.from_numpy(window).permute(2, 0, 1)[None]
+        for t, window in iter_windows(image, plan_tiles(301, 517, tile, radius)):
+            x = torch.from_numpy(np.ascontiguousarray(window)).permute(2, 0, 1)[None]
             with torch.no_grad():
                 y = model.infer(x, iterations)
-            out[t.y0 : t.y1, t.x0 : t.x1] = crop_core(y, t, radius)[0].permute(1, 2, 0).numpy()
+            out[t.y0 : t.y1, t.x0 : t.x1] = crop_core(y, t)[0].permute(1, 2, 0).numpy()
         return out
 
     whole, tiled = run(600), run(128)
     assert np.abs(tiled - whole).max() <= 1e-4
+    with torch.no_grad():  # one tile is the network on the photo as it is, borders included
+        direct = model.infer(torch.from_numpy(image).permute(2, 0, 1)[None], iterations)[0].permute(1, 2, 0).numpy()
+    assert np.abs(whole - direct).max() <= 1e-6
     assert np.abs(whole).mean() > 0.01  # a real image, not zeros
 
 
@@ -54,9 +52,9 @@ def test_converter_tiles_exactly_at_four_iterations(weights_file):
     assert np.abs(tiled - whole).max() <= 1e-4
 
 
-def test_computed_pixels_counts_margins():
-    assert computed_pixels(100, 100, 100, 10) == 120 * 120
-    assert computed_pixels(100, 100, 50, 10) == 4 * 70 * 70
+def test_computed_pixels_counts_margins_inside_the_image_only():
+    assert computed_pixels(100, 100, 100, 10) == 100 * 100
+    assert computed_pixels(100, 100, 50, 10) == 4 * 60 * 60
 
 
 def test_cuda_out_of_memory_halves_the_tile_and_retries(weights_file, monkeypatch):
@@ -98,3 +96,48 @@ def test_cuda_tiles_grow_with_free_gpu_memory_not_the_host_budget(weights_file, 
     assert cpu.tile_size(3000, 4000) < 600  # the host budget would cut it into dozens of tiles
     free["bytes"] = 1 << 30
     assert gpu.tile_size(3000, 4000) < cpu.tile_size(3000, 4000) * 2
+
+
+def test_small_photos_run_whole_and_large_ones_tile_within_the_budget(weights_file, monkeypatch):
+    from fhdr_cli import pipeline
+
+    monkeypatch.setattr(pipeline, "available_memory", lambda: 16 << 30)
+    converter = Converter.load(weights=weights_file, device="cpu", iterations=4)
+    assert converter.tile_size(1024, 1024) == 1024  # 1 MP: one tile, no margins to compute
+    tile = converter.tile_size(4000, 6000)  # 24 MP: tiles whose windows fit the default budget
+    window = (tile + 2 * converter.radius) ** 2 * pipeline.ACTIVATION_BYTES_PER_PIXEL["fused"]
+    assert 256 <= tile and window + pipeline.IMAGE_BYTES_PER_PIXEL * 24_000_000 <= pipeline.DEFAULT_MEMORY_BUDGET
+    monkeypatch.setattr(pipeline, "available_memory", lambda: 3 << 30)
+    assert converter.tile_size(1024, 1024) < 1024  # not when the machine has little RAM free
+    monkeypatch.setattr(pipeline, "available_memory", lambda: 16 << 30)
+    strict = Converter.load(weights=weights_file, device="cpu", iterations=4, memory_budget=512 << 20)
+    assert strict.tile_size(1024, 1024) < 1024  # an explicit budget is a hard limit
+
+
+def test_kept_buffers_are_reused_for_similar_photos_and_replaced_for_smaller_ones(weights_file):
+    converter = Converter.load(weights=weights_file, device="cpu", iterations=1)
+    if converter.engine != "fused":
+        pytest.skip("only the fused engine keeps buffers")
+    rng = np.random.default_rng(4)
+    big, similar, small = (rng.integers(0, 256, shape, dtype=np.uint8) for shape in ((60, 80, 3), (58, 80, 3), (20, 30, 3)))
+    converter(big)
+    kept = converter._workspace
+    converter(similar)
+    assert converter._workspace is kept
+    expected = Converter.load(weights=weights_file, device="cpu", iterations=1, engine="plain")(small)
+    assert np.abs(converter(small) - expected).max() <= 1e-4
+    assert converter._workspace is not kept and converter._workspace.pixels == 20 * 30
+
+
+def test_preprocess_gives_the_same_float_rgb_for_every_photo_type():
+    from fhdr_cli.pipeline import preprocess
+
+    rgb = np.random.default_rng(5).integers(0, 256, (5, 7, 3), dtype=np.uint8)
+    expected = torch.from_numpy(rgb.astype(np.float32) / 255.0).permute(2, 0, 1)[None]
+    assert preprocess(rgb).dtype == torch.float32
+    assert torch.equal(preprocess(rgb), expected)
+    assert torch.equal(preprocess(np.dstack([rgb, rgb[..., :1]])), expected)  # alpha dropped
+    assert torch.allclose(preprocess(rgb.astype(np.uint16) * 257), expected, atol=1e-7)
+    assert torch.allclose(preprocess(rgb.astype(np.float64) / 255.0), expected, atol=1e-7)
+    grey = preprocess(rgb[..., 0])
+    assert grey.shape == (1, 3, 5, 7) and torch.equal(grey[:, 1], expected[:, 0]) and torch.equal(grey[:, 2], expected[:, 0])

@@ -13,7 +13,7 @@ from rich.table import Table
 from ..batch import BatchResult, plan_batch, run_batch
 from ..errors import UsageError
 from ..pipeline import Converter
-from . import Device, Exposure, Float32, Half, Iterations, Overwrite, Threads, Tile, Weights, console, err_console, report_errors
+from . import Device, Exposure, Float32, Half, Iterations, Memory, Overwrite, Threads, Tile, Weights, console, err_console, report_errors
 
 
 @report_errors
@@ -27,6 +27,7 @@ def batch_command(
     overwrite: Overwrite = False,
     iterations: Iterations = 4,
     tile: Tile = None,
+    memory: Memory = None,
     device: Device = "auto",
     half: Half = False,
     threads: Threads = None,
@@ -42,7 +43,7 @@ def batch_command(
         err_console.print(f"fhdr: no JPEG/PNG files in {in_dir}", markup=False)
         return
     converter = Converter.load(weights=weights, device=device, iterations=iterations, tile=tile, half=half,
-                               threads=threads, exposure_ev=exposure)
+                               threads=threads, exposure_ev=exposure, memory_budget=memory)
     results = []
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=err_console) as progress:

@@ -9,7 +9,7 @@ from rich.table import Table
 
 from ..benchmark import run_benchmark
 from ..pipeline import Converter
-from . import Device, Half, Threads, Tile, Weights, console, report_errors
+from . import Device, Half, Memory, Threads, Tile, Weights, console, report_errors
 
 
 @report_errors
@@ -19,6 +19,7 @@ def benchmark_command(
     iterations: str = typer.Option("1,2,3,4", "--iterations", "-n", help="Comma-separated iteration counts to time."),
     repeat: int = typer.Option(1, "--repeat", min=1, help="Timed runs per iteration count (after a warm-up)."),
     tile: Tile = None,
+    memory: Memory = None,
     half: Half = False,
     threads: Threads = None,
     weights: Weights = None,
@@ -33,9 +34,11 @@ def benchmark_command(
         raise typer.BadParameter("expected e.g. --size 1024x768 and --iterations 1,4") from None
     if width < 1 or height < 1:
         raise typer.BadParameter(f"--size must be at least 1x1 pixels, got {size}")
-    converters = [Converter.load(weights=weights, device=device, iterations=n, tile=tile, half=half, threads=threads,
-                                  engine=engine) for n in counts]
-    report = run_benchmark(converters, height, width, repeat=repeat)
+    def load(n: int) -> Converter:
+        return Converter.load(weights=weights, device=device, iterations=n, tile=tile, half=half, threads=threads,
+                              engine=engine, memory_budget=memory)
+
+    report = run_benchmark(load, counts, height, width, repeat=repeat)
     if as_json:
         typer.echo(json.dumps(report.as_dict(), indent=2))
         return
