@@ -30,7 +30,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from .color import mu_law
 from .device import resolve_device, set_threads
 from .errors import UsageError
-from .metrics import ssim
+from .metrics import align_exposure, hdr_flip, ssim
 from .model import FHDR
 from .perceptual import VGGPerceptualLoss
 from .scenes import VALIDATION_SCENES, Scene, load_scenes, random_view
@@ -58,6 +58,7 @@ class TrainSettings:
     threads: int | None = None
     workers: int | None = None  # processes simulating batches; None: 0 on CPU, up to 8 on CUDA
     log: Path | None = None  # CSV; defaults to out with .csv
+    select: str = "loss"  # the best checkpoint by validation "loss" or by "flip" (HDR-FLIP, last iteration)
 
 
 @dataclass
@@ -66,6 +67,7 @@ class StepReport:
     loss: float
     elapsed_s: float
     val_loss: float | None = None
+    val_flip: float | None = None
     saved: bool = False
 
 
@@ -78,6 +80,17 @@ def hdr_loss(outputs: list[torch.Tensor], target: torch.Tensor, perceptual: Call
         out_mu = mu_law(out / peak)
         total = total + (out_mu - target_mu).abs().mean() + weight * perceptual(out_mu, target_mu)
     return total / len(outputs)
+
+
+def validation_flip(prediction: torch.Tensor, target: torch.Tensor, ldr: torch.Tensor) -> float:
+    """Mean HDR-FLIP over a batch, each image exposure-aligned as `fhdr evaluate` does.
+
+    The training loss (mu-law L1) barely sees over-bright highlights that HDR-FLIP, judging the
+    image at many exposures, punishes: a run can lower the one while the other rises.
+    """
+    as_images = lambda x: x.detach().float().permute(0, 2, 3, 1).cpu().numpy()  # noqa: E731
+    pairs = zip(as_images(prediction), as_images(target), as_images(ldr))
+    return float(np.mean([hdr_flip(align_exposure(p, t, l), t) for p, t, l in pairs]))
 
 
 def ssim_loss(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -129,6 +142,8 @@ def train(s: TrainSettings, on_step: Callable[[StepReport], None] = lambda r: No
         raise UsageError(f"--iterations must be 1..{FHDR.max_iterations}, got {s.iterations}")
     if s.lr_decay not in ("cosine", "none"):
         raise UsageError(f"--lr-decay must be cosine or none, got {s.lr_decay}")
+    if s.select not in ("loss", "flip"):
+        raise UsageError(f"--select must be loss or flip, got {s.select}")
     folders = (s.data,) if isinstance(s.data, Path) else tuple(s.data)
     scenes = [scene for folder in folders for scene in load_scenes(folder)]
     names = [scene.name for scene in scenes]
@@ -146,8 +161,9 @@ def train(s: TrainSettings, on_step: Callable[[StepReport], None] = lambda r: No
         ckpt = load_checkpoint(s.resume)
         model, summary = ckpt.model, ckpt.training or summary
         step = int(ckpt.extra.get("step", summary["steps"]))
-        # validation losses are only comparable at the same iteration count
-        same_task = ckpt.extra.get("best_val_iterations") == s.iterations
+        # validation scores are only comparable at the same iteration count and by the same measure
+        same_task = (ckpt.extra.get("best_val_iterations") == s.iterations
+                     and ckpt.extra.get("best_val_measure", "loss") == s.select)
         best_val = float(ckpt.extra.get("best_val", float("inf"))) if same_task else float("inf")
     else:
         torch.manual_seed(s.seed)
@@ -188,27 +204,28 @@ def train(s: TrainSettings, on_step: Callable[[StepReport], None] = lambda r: No
         images = images.to(device, non_blocking=True)
         return images.contiguous(memory_format=torch.channels_last) if device.type == "cuda" else images
 
-    def validate() -> float | None:
+    def validate(report: StepReport) -> None:
         if val_ldr is None:
-            return None
+            return
         model.eval()
         with torch.no_grad():
             with autocast:
                 outs = model(to_device(val_ldr), s.iterations)
-            loss = hdr_loss(outs, to_device(val_target), perceptual, s.perceptual_weight)
+            report.val_loss = float(hdr_loss(outs, to_device(val_target), perceptual, s.perceptual_weight))
+        report.val_flip = validation_flip(outs[-1], val_target, val_ldr)
         model.train()
-        return float(loss)
 
-    def checkpoint(val: float | None) -> bool:
+    def checkpoint(report: StepReport) -> bool:
         nonlocal best_val
         phase["seconds"] = round(time.monotonic() - start, 1)
         summary["steps"] = step
         summary["seconds"] = round(previous_seconds + phase["seconds"], 1)
-        summary["val_loss"] = val
+        summary["val_loss"], summary["val_flip"] = report.val_loss, report.val_flip
+        val = report.val_flip if s.select == "flip" else report.val_loss
         improved = val is not None and val < best_val
         if improved:
             best_val = val
-        meta = {"step": step, "best_val": best_val, "best_val_iterations": s.iterations}
+        meta = {"step": step, "best_val": best_val, "best_val_iterations": s.iterations, "best_val_measure": s.select}
         save_checkpoint(s.out, model, summary, optimizer=optimizer.state_dict(), **meta)
         if improved:
             save_checkpoint(best_path, model, summary, **meta)
@@ -221,7 +238,7 @@ def train(s: TrainSettings, on_step: Callable[[StepReport], None] = lambda r: No
     with open(log_path, "a", newline="") as log_file:
         log = csv.writer(log_file)
         if new_log:
-            log.writerow(["step", "elapsed_s", "iterations", "loss", "val_loss"])
+            log.writerow(["step", "elapsed_s", "iterations", "loss", "val_loss", "val_flip"])
         for ldr, target in batches:  # at least one step, so every run leaves a checkpoint
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(s, (time.monotonic() - start) / max(s.minutes * 60, 1e-6))
@@ -236,11 +253,12 @@ def train(s: TrainSettings, on_step: Callable[[StepReport], None] = lambda r: No
             report = StepReport(step=step, loss=loss.item(), elapsed_s=time.monotonic() - start)
             done = time.monotonic() >= deadline
             if done or time.monotonic() - last_save >= s.checkpoint_minutes * 60:
-                report.val_loss = validate()
-                report.saved = checkpoint(report.val_loss)
+                validate(report)
+                report.saved = checkpoint(report)
                 last_save = time.monotonic()
             log.writerow([step, f"{report.elapsed_s:.1f}", s.iterations, f"{report.loss:.5f}",
-                          "" if report.val_loss is None else f"{report.val_loss:.5f}"])
+                          "" if report.val_loss is None else f"{report.val_loss:.5f}",
+                          "" if report.val_flip is None else f"{report.val_flip:.5f}"])
             log_file.flush()
             on_step(report)
             if done:

@@ -442,8 +442,14 @@ def test_train_writes_a_checkpoint_that_loads_and_resumes(scenes, tmp_path):
     first = tmp_path / "run" / "first.pt"
     common = ["--data", scenes, "--patch", "32", "--batch", "2", "--iterations", "1", "--checkpoint-minutes", "0",
               "--val-scenes", "beta", "--device", "cpu", "--threads", "1"]
-    ok(fhdr("train", *common, "--out", first, "--minutes", "0.05"))
+    ok(fhdr("train", *common, "--out", first, "--minutes", "0.05", "--select", "flip"))
     assert first.is_file() and first.with_suffix(".csv").is_file()
+    log = first.with_suffix(".csv").read_text().splitlines()
+    assert log[0] == "step,elapsed_s,iterations,loss,val_loss,val_flip"
+    val_flip = float(log[-1].split(",")[-1])  # validated at every step (--checkpoint-minutes 0)
+    assert 0 < val_flip < 1
+    best = torch.load(first.with_suffix(".best.pt"), weights_only=True)
+    assert best["best_val_measure"] == "flip" and best["best_val"] <= val_flip
 
     result = fhdr("info", "--json", "--weights", first)
     ok(result)
@@ -488,6 +494,8 @@ def test_train_usage_errors(scenes, tmp_path):
     result = fhdr("train", "--data", scenes, "--out", tmp_path / "x.pt", "--val-scenes", "alpha,beta")
     assert result.exit_code == 2 and "no .exr/.hdr training scenes" in err(result)
     assert not (tmp_path / "x.pt").exists()
+    result = fhdr("train", "--data", scenes, "--out", tmp_path / "x.pt", "--val-scenes", "beta", "--select", "psnr")
+    assert result.exit_code == 2 and "--select" in err(result)
 
 
 # ---------------------------------------------------------------------------- help, version

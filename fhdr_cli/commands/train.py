@@ -31,6 +31,7 @@ def train_command(
     vgg_weights: Optional[Path] = typer.Option(None, "--vgg-weights", help="ImageNet VGG19 state dict for the paper's perceptual loss (default: SSIM term)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads."),
     workers: Optional[int] = typer.Option(None, "--workers", min=0, help="Processes simulating training batches (default: 0 on CPU, up to 8 on CUDA)."),
+    select: str = typer.Option("loss", "--select", help="Keep as best the checkpoint with the lowest validation loss, or HDR-FLIP (flip)."),
     seed: int = typer.Option(0, "--seed"),
 ) -> None:
     """Train FHDR on LDR/HDR pairs simulated from real HDR scenes (held-out scenes validate)."""
@@ -41,6 +42,7 @@ def train_command(
         data=tuple(data), out=out, iterations=iterations, patch=patch, batch=batch, lr=lr, lr_decay=lr_decay, device=device,
         minutes=minutes, resume=resume, val_scenes=tuple(v for v in val_scenes.split(",") if v),
         checkpoint_minutes=checkpoint_minutes, vgg_weights=vgg_weights, threads=threads, workers=workers, seed=seed,
+        select=select,
     )
     with Progress(TextColumn("[bold]train"), BarColumn(), TextColumn("{task.description}"), TimeRemainingColumn(),
                   console=console) as progress:
@@ -52,7 +54,8 @@ def train_command(
             average = r.loss if average is None else 0.98 * average + 0.02 * r.loss
             text = f"step {r.step}  loss {average:.4f}"
             if r.val_loss is not None:
-                progress.console.print(f"step {r.step}: val loss {r.val_loss:.4f}{'  (best, saved)' if r.saved else ''}")
+                progress.console.print(f"step {r.step}: val loss {r.val_loss:.4f}, HDR-FLIP {r.val_flip:.4f}"
+                                       f"{'  (best, saved)' if r.saved else ''}")
             progress.update(task, completed=r.elapsed_s, description=text)
 
         best = train(settings, on_step)
