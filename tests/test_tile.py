@@ -141,3 +141,14 @@ def test_preprocess_gives_the_same_float_rgb_for_every_photo_type():
     assert torch.allclose(preprocess(rgb.astype(np.float64) / 255.0), expected, atol=1e-7)
     grey = preprocess(rgb[..., 0])
     assert grey.shape == (1, 3, 5, 7) and torch.equal(grey[:, 1], expected[:, 0]) and torch.equal(grey[:, 2], expected[:, 0])
+
+
+def test_reserved_buffers_serve_the_photo_they_were_reserved_for(weights_file):
+    converter = Converter.load(weights=weights_file, device="cpu", iterations=1)
+    if converter.engine != "fused":
+        pytest.skip("only the fused engine keeps buffers")
+    converter.reserve(60, 80)
+    reserved = converter._workspace
+    assert reserved.pixels == 60 * 80
+    converter(np.zeros((60, 80, 3), np.uint8))
+    assert converter._workspace is reserved
