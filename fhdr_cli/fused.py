@@ -1,4 +1,4 @@
-"""FHDR inference on the CPU with oneDNN fused convolutions: same numbers, about three times as fast.
+"""FHDR inference on the CPU with oneDNN fused convolutions: same numbers, 2.6x as fast as the plain model.
 
 The plain model (model.py) spends a third of its CPU time re-concatenating the
 dense blocks' growing feature stacks and on separate ReLU passes. Here every
