@@ -90,7 +90,7 @@ def run_benchmark(load: Callable[[int], Converter], iterations: list[int], heigh
     image = np.random.default_rng(seed).random((height, width, 3), dtype=np.float32)
     runs, per_pixel_flops = [], {}
     for n in iterations:
-        conv = first if n == iterations[0] else load(n)
+        conv, first = first or load(n), None  # the previous converter and its buffers are dropped here
         tile = conv.tile_size(height, width)
         computed = computed_pixels(height, width, tile, conv.radius)
         # warm-up outside the timing: cuDNN autotunes every new tile shape on first sight, so CUDA sees them
@@ -118,7 +118,6 @@ def run_benchmark(load: Callable[[int], Converter], iterations: list[int], heigh
             tiling_overhead=computed / (height * width),
             tile=tile, peak_memory_mib=_peak_memory_mib(device),
         ))
-        first = conv = None  # free this converter's buffers before the next one allocates its own
     return BenchmarkReport(
         device=torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
         engine=engine, threads=torch.get_num_threads(), size=(height, width), half=half, conv_peak_gflops=peak,

@@ -10,7 +10,7 @@ concatenated and no activation is copied. The convolution of the features that
 every feedback pass starts with is computed once, not once per iteration.
 
 Every activation lives in a `Workspace` of fixed buffers, one per role, that all
-tiles of a conversion share. A fresh tensor per convolution would be a fresh
+tiles (and, kept by the Converter, later photos) share. A fresh tensor per convolution would be a fresh
 multi-megabyte allocation, which glibc serves with mmap: the kernel then
 faults in and zeroes every page, and on a 2-core machine that cost 40 % of
 the run time (a third of it in the kernel).
@@ -71,9 +71,9 @@ class _Conv:
 class Workspace:
     """Activation buffers for images of up to `pixels` pixels (batch x height x width).
 
-    One buffer per role, sized once: every tile of a conversion reuses them, so
-    the memory is allocated (and faulted in) once per conversion, not once per
-    convolution. About 2.8 KB per pixel with the paper's configuration.
+    One buffer per role, sized once: every convolution, tile and photo that fits
+    reuses them, so the memory is allocated (and faulted in) once, not once per
+    convolution. 2.8 KB per pixel with the paper's configuration.
     """
 
     def __init__(self, pixels: int, cfg: FHDRConfig = FHDRConfig()):
@@ -83,11 +83,7 @@ class Workspace:
         self._widths |= {f"local{i}": c for i in range(cfg.dense_blocks)}
         self._widths |= {f"dense{i}": g for i in range(cfg.dense_layers)}
         # written once now: the kernel faults the pages in here, not in the middle of the first photo
-        self._flat = {name: torch.zeros(pixels * width).zero_() for name, width in self._widths.items()}
-
-    @staticmethod
-    def bytes_per_pixel(cfg: FHDRConfig = FHDRConfig()) -> int:
-        return 4 * (9 * cfg.channels + cfg.dense_blocks * cfg.channels + cfg.dense_layers * cfg.growth)
+        self._flat = {name: torch.empty(pixels * width).zero_() for name, width in self._widths.items()}
 
     def views(self, n: int, h: int, w: int) -> dict[str, torch.Tensor]:
         """Every buffer as an (n, C, h, w) channels-last tensor."""
