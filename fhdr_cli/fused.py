@@ -84,6 +84,7 @@ class Workspace:
         self._widths |= {f"dense{i}": g for i in range(cfg.dense_layers)}
         # written once now: the kernel faults the pages in here, not in the middle of the first photo
         self._flat = {name: torch.empty(pixels * width).zero_() for name, width in self._widths.items()}
+        self._padded = torch.empty(0)  # the reconstruction block's reflect-padded input, grown on demand
 
     def views(self, n: int, h: int, w: int) -> dict[str, torch.Tensor]:
         """Every buffer as an (n, C, h, w) channels-last tensor."""
@@ -93,6 +94,18 @@ class Workspace:
             name: flat[: n * h * w * c].view(n, h, w, c).permute(0, 3, 1, 2)
             for (name, c), flat in zip(self._widths.items(), self._flat.values())
         }
+
+    def reflect_pad(self, x: torch.Tensor) -> torch.Tensor:
+        """``F.pad(x, (1, 1, 1, 1), mode="reflect")`` written into a kept buffer instead of a fresh one."""
+        n, c, h, w = x.shape
+        size = n * c * (h + 2) * (w + 2)
+        if self._padded.numel() < size:
+            self._padded = torch.empty(size)
+        out = self._padded[:size].view(n, h + 2, w + 2, c).permute(0, 3, 1, 2)
+        out[:, :, 1:-1, 1:-1] = x
+        out[:, :, 0, 1:-1], out[:, :, -1, 1:-1] = x[:, :, 1], x[:, :, -2]
+        out[:, :, :, 0], out[:, :, :, -1] = out[:, :, :, 2], out[:, :, :, -3]  # corners included
+        return out
 
 
 class FusedFHDR:
@@ -123,7 +136,8 @@ class FusedFHDR:
         if not 1 <= iterations <= FHDR.max_iterations:
             raise ValueError(f"iterations must be 1..{FHDR.max_iterations}, got {iterations}")
         n, _, h, w = ldr.shape
-        buf = (workspace or Workspace(n * h * w, self.cfg)).views(n, h, w)
+        workspace = workspace or Workspace(n * h * w, self.cfg)
+        buf = workspace.views(n, h, w)
         ldr = ldr.contiguous(memory_format=_CL)
         feb1 = self.feb1(buf["feb1"], F.pad(ldr, (1, 1, 1, 1), mode="reflect"), relu=True)
         hidden = self.feb2(buf["hidden"], feb1, relu=True)  # the features, which also start as the global state
@@ -148,6 +162,5 @@ class FusedFHDR:
             hidden, spare = self.fuse_3x3(spare, fused_blocks, relu=True), fused_blocks
         fused = feb1.add_(hidden)  # global residual; the features are not needed again
         head = self.hrb1(spare, fused, relu=True)
-        log_gain = self.hrb2(torch.empty(n, 3, h, w).contiguous(memory_format=_CL),
-                             F.pad(head, (1, 1, 1, 1), mode="reflect"))
+        log_gain = self.hrb2(torch.empty(n, 3, h, w).contiguous(memory_format=_CL), workspace.reflect_pad(head))
         return srgb_to_linear(ldr) * torch.exp(log_gain.clamp(LOG_GAIN_MIN, LOG_GAIN_MAX))

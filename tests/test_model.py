@@ -1,5 +1,6 @@
 import pytest
 import torch
+import torch.nn.functional as F
 
 from conftest import random_model
 from fhdr_cli.color import srgb_to_linear
@@ -118,3 +119,12 @@ def test_fused_workspace_is_reused_across_sizes_without_leaking_and_refuses_larg
     assert torch.equal(fused.infer(a, 2), first)  # a fresh workspace gives the same
     with pytest.raises(ValueError, match="does not fit"):
         fused.infer(torch.rand(1, 3, 41, 50), 2, workspace)
+
+
+def test_workspace_reflect_pad_matches_torch():
+    from fhdr_cli.fused import Workspace
+
+    workspace = Workspace(1)
+    for shape in ((1, 64, 5, 7), (2, 3, 2, 2), (1, 4, 9, 3)):
+        x = torch.rand(shape).contiguous(memory_format=torch.channels_last)
+        assert torch.equal(workspace.reflect_pad(x), F.pad(x, (1, 1, 1, 1), mode="reflect"))
