@@ -33,12 +33,13 @@ class EvalReport:
     size: int
     seed: int
     rows: dict[str, dict[str, float]] = field(default_factory=dict)  # method -> metric -> mean
+    per_scene: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)  # scene -> method -> metric -> mean
 
     def as_dict(self) -> dict:
         return {
             "scenes": self.scenes, "skipped_trained": self.skipped_trained,
             "views_per_scene": self.views_per_scene, "size": self.size, "seed": self.seed,
-            "results": self.rows,
+            "results": self.rows, "per_scene": self.per_scene,
         }
 
 
@@ -70,20 +71,25 @@ def evaluate(hdr_dir: Path, *, weights: Path | None = None, iterations: tuple[in
         f"fhdr n={n}": converter for n, converter in converters.items()
     }
     methods.update(BASELINES)
-    scores: dict[str, dict[str, list[float]]] = {m: {k: [] for k in METRICS} for m in methods}
-    for index, (_, pair) in enumerate(views, 1):
+    scene_names = sorted({scene for scene, _ in views})
+    # scene -> method -> metric -> one value per view
+    scores = {scene: {m: {k: [] for k in METRICS} for m in methods} for scene in scene_names}
+    for index, (scene, pair) in enumerate(views, 1):
         for name, method in methods.items():
             for metric, value in evaluate_pair(method(pair.ldr), pair.target, pair.ldr).items():
-                scores[name][metric].append(value)
+                scores[scene][name][metric].append(value)
         if on_view:
             on_view(index, len(views))
 
     report = EvalReport(
-        scenes=sorted({name for name, _ in views}), skipped_trained=sorted(trained),
-        views_per_scene=views_per_scene, size=size, seed=seed,
+        scenes=scene_names, skipped_trained=sorted(trained), views_per_scene=views_per_scene, size=size, seed=seed,
     )
-    for name, per_metric in scores.items():
-        report.rows[name] = {m: _finite_mean(v) for m, v in per_metric.items()}
+    for name in methods:
+        report.rows[name] = {k: _finite_mean([v for s in scene_names for v in scores[s][name][k]]) for k in METRICS}
+    report.per_scene = {
+        scene: {name: {k: _finite_mean(values) for k, values in per_metric.items()} for name, per_metric in per_method.items()}
+        for scene, per_method in scores.items()
+    }
     return report
 
 

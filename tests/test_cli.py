@@ -429,6 +429,9 @@ def test_evaluate_json_has_every_method_and_metric(scenes, weights_file):
     for method, row in report["results"].items():
         assert set(row) == set(METRICS), method
         assert row["psnr_mu"] > 0 and 0 < row["ssim_mu"] <= 1 and row["hdr_flip"] >= 0
+        per_scene = [report["per_scene"][scene][method]["hdr_flip"] for scene in ("alpha", "beta")]
+        assert row["hdr_flip"] == pytest.approx(sum(per_scene) / 2)  # one view per scene
+    assert set(report["per_scene"]) == {"alpha", "beta"}
 
 
 def test_evaluate_usage_errors(tmp_path, weights_file):
