@@ -27,7 +27,7 @@ from .fused import FusedFHDR, Workspace, onednn_available
 from .hdr_files import hdr_format, write_hdr
 from .model import FHDR, receptive_radius
 from .read import read_ldr
-from .tile import auto_tile_size, crop_core, iter_windows, plan_tiles
+from .tile import Tile, auto_tile_size, crop_core, iter_windows, plan_tiles
 
 # Peak activation memory per window pixel, measured on CPU in fp32 with 4 iterations on 512-768 px
 # windows: the fused engine's workspace (2.8 KB) plus the reconstruction block's temporaries; the plain
@@ -182,7 +182,7 @@ class Converter:
         if min(height, width) < 2:  # the network reflect-pads by one pixel, which needs two
             grow = ((0, max(2 - height, 0)), (0, max(2 - width, 0))) + ((0, 0),) * (image.ndim - 2)
             return self(np.pad(image, grow, mode="edge"), on_tile)[:height, :width]
-        tile = self.tile_size(*image.shape[:2])
+        tile = self.tile_size(height, width)
         while True:
             try:
                 return self._convert(image, tile, on_tile)
@@ -197,9 +197,10 @@ class Converter:
         out = np.empty((height, width, 3), dtype=np.float32)
         tiles = plan_tiles(height, width, tile, self.radius)
         with self._workspace_lock:
-            workspace = self._workspace_for(max(t.window_pixels for t in tiles))
+            workspace = self._workspace_for(tiles)
             for index, (t, window) in enumerate(iter_windows(image, tiles), 1):
-                core = crop_core(self._run(preprocess(window, self.device), workspace), t)  # only the core leaves the GPU
+                hdr = self._run(preprocess(window, self.device), workspace)
+                core = crop_core(hdr, t)  # only the core leaves the GPU
                 out[t.y0 : t.y1, t.x0 : t.x1] = postprocess(core, self.exposure_ev)
                 if on_tile:
                     on_tile(index, len(tiles))
@@ -207,15 +208,15 @@ class Converter:
 
     def reserve(self, height: int, width: int) -> None:
         """Allocate (and fault in) the buffers a photo of this size needs now rather than on its first call."""
-        tile = self.tile_size(height, width)
         with self._workspace_lock:
-            self._workspace_for(max(t.window_pixels for t in plan_tiles(height, width, tile, self.radius)))
+            self._workspace_for(plan_tiles(height, width, self.tile_size(height, width), self.radius))
 
-    def _workspace_for(self, pixels: int) -> Workspace | None:
-        """The fused engine's buffers for windows of up to `pixels`: the kept ones if they fit and are not
+    def _workspace_for(self, tiles: list[Tile]) -> Workspace | None:
+        """The fused engine's buffers for these tiles' windows: the kept ones if they fit and are not
         much bigger (a small photo run whole must not inflate the budget of a large one tiled after it)."""
         if self._fused is None:
             return None
+        pixels = max(t.window_pixels for t in tiles)
         if self._workspace is None or not pixels <= self._workspace.pixels <= WORKSPACE_SLACK * pixels:
             self._workspace = None  # free the old buffers before allocating new ones
             self._workspace = Workspace(pixels, self.model.cfg)
