@@ -79,11 +79,11 @@ class Workspace:
     def __init__(self, pixels: int, cfg: FHDRConfig = FHDRConfig()):
         c, g = cfg.channels, cfg.growth
         self.pixels = pixels
-        self._widths = {"feb1": c, "from_features": c, "hidden": c, "spare": c, "x": c, "compressed": c}
-        self._widths |= {f"local{i}": c for i in range(cfg.dense_blocks)}
-        self._widths |= {f"dense{i}": g for i in range(cfg.dense_layers)}
+        widths = {"feb1": c, "from_features": c, "hidden": c, "spare": c, "x": c, "compressed": c}
+        widths |= {f"local{i}": c for i in range(cfg.dense_blocks)}
+        widths |= {f"dense{i}": g for i in range(cfg.dense_layers)}
         # written once now: the kernel faults the pages in here, not in the middle of the first photo
-        self._flat = {name: torch.empty(pixels * width).zero_() for name, width in self._widths.items()}
+        self._buffers = {name: (width, torch.empty(pixels * width).zero_()) for name, width in widths.items()}
         self._padded = torch.empty(0)  # the reconstruction block's reflect-padded input, grown on demand
 
     def views(self, n: int, h: int, w: int) -> dict[str, torch.Tensor]:
@@ -92,7 +92,7 @@ class Workspace:
             raise ValueError(f"a {n}x{h}x{w} input does not fit a workspace of {self.pixels} pixels")
         return {
             name: flat[: n * h * w * c].view(n, h, w, c).permute(0, 3, 1, 2)
-            for (name, c), flat in zip(self._widths.items(), self._flat.values())
+            for name, (c, flat) in self._buffers.items()
         }
 
     def reflect_pad(self, x: torch.Tensor) -> torch.Tensor:
