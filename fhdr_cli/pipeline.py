@@ -27,7 +27,7 @@ from .fused import FusedFHDR, Workspace, onednn_available
 from .hdr_files import hdr_format, write_hdr
 from .model import FHDR, receptive_radius
 from .read import read_ldr
-from .tile import Tile, auto_tile_size, crop_core, iter_windows, plan_tiles
+from .tile import Tile, auto_tile_size, batch_tiles, crop_core, iter_windows, plan_tiles
 
 # Peak activation memory per window pixel, measured on CPU in fp32 with 4 iterations on 512-768 px
 # windows: the fused engine's workspace (2.8 KB) plus the reconstruction block's temporaries; the plain
@@ -157,24 +157,36 @@ class Converter:
     def radius(self) -> int:
         return receptive_radius(self.iterations, self.model.cfg)
 
-    def tile_size(self, height: int, width: int) -> int:
-        if self.tile is not None:
-            return self.tile
+    def _activation_budget(self, height: int, width: int) -> tuple[int, int] | None:
+        """(bytes for activations, bytes per window pixel) for this photo; None: it runs whole."""
         if self.device.type == "cuda":
             free, _ = torch.cuda.mem_get_info(self.device)
             # memory torch's caching allocator holds but is not using is free for us too: the same
             # photo gets the same tiles on its first and its later runs
             free += torch.cuda.memory_reserved(self.device) - torch.cuda.memory_allocated(self.device)
-            activations = int(free * CUDA_FREE_MEMORY_FRACTION)
-            bytes_per_pixel = CUDA_ACTIVATION_BYTES_PER_PIXEL["float16" if self.half else "float32"]
-        else:
-            bytes_per_pixel = ACTIVATION_BYTES_PER_PIXEL[self.engine]
-            whole_image = (IMAGE_BYTES_PER_PIXEL + bytes_per_pixel) * height * width
-            if self.memory_budget is None and whole_image <= min(WHOLE_IMAGE_BUDGET, available_memory() // 2):
-                return max(height, width)
-            budget = self.memory_budget or DEFAULT_MEMORY_BUDGET
-            activations = max(budget - IMAGE_BYTES_PER_PIXEL * height * width, MIN_ACTIVATION_BUDGET)
-        return auto_tile_size(height, width, self.radius, activations, bytes_per_pixel)
+            return int(free * CUDA_FREE_MEMORY_FRACTION), CUDA_ACTIVATION_BYTES_PER_PIXEL["float16" if self.half else "float32"]
+        bytes_per_pixel = ACTIVATION_BYTES_PER_PIXEL[self.engine]
+        whole_image = (IMAGE_BYTES_PER_PIXEL + bytes_per_pixel) * height * width
+        if self.memory_budget is None and whole_image <= min(WHOLE_IMAGE_BUDGET, available_memory() // 2):
+            return None
+        budget = self.memory_budget or DEFAULT_MEMORY_BUDGET
+        return max(budget - IMAGE_BYTES_PER_PIXEL * height * width, MIN_ACTIVATION_BUDGET), bytes_per_pixel
+
+    def tile_size(self, height: int, width: int) -> int:
+        if self.tile is not None:
+            return self.tile
+        budget = self._activation_budget(height, width)
+        return max(height, width) if budget is None else auto_tile_size(height, width, self.radius, *budget)
+
+    def batch_pixels(self, height: int, width: int) -> int:
+        """Window pixels the plain model runs in one batch: equal-shape windows of small tiles
+        (`--tile`) share a batch up to the activation budget, so a GPU is not left waiting on
+        small convolutions. 0 (one window at a time) for the fused engine, whose workspace holds
+        one window and which fills the CPU's cores with one."""
+        if self._fused is not None:
+            return 0
+        budget = self._activation_budget(height, width)
+        return height * width if budget is None else budget[0] // budget[1]
 
     def __call__(self, image: np.ndarray, on_tile: Callable[[int, int], None] | None = None) -> np.ndarray:
         """HxW[xC] photo (uint8/uint16, or float in [0, 1]) -> HxWx3 float32 scene-linear HDR."""
@@ -182,28 +194,36 @@ class Converter:
         if min(height, width) < 2:  # the network reflect-pads by one pixel, which needs two
             grow = ((0, max(2 - height, 0)), (0, max(2 - width, 0))) + ((0, 0),) * (image.ndim - 2)
             return self(np.pad(image, grow, mode="edge"), on_tile)[:height, :width]
-        tile = self.tile_size(height, width)
+        tile, batch_pixels = self.tile_size(height, width), self.batch_pixels(height, width)
         while True:
             try:
-                return self._convert(image, tile, on_tile)
+                return self._convert(image, tile, batch_pixels, on_tile)
             except torch.cuda.OutOfMemoryError:
-                if tile <= 64:
-                    raise FhdrError("out of GPU memory even with 64-pixel tiles; try --device cpu") from None
                 torch.cuda.empty_cache()
-                tile //= 2  # smaller tiles, same exact result
+                if batch_pixels:
+                    batch_pixels = 0  # first one window at a time, then smaller tiles: same exact result
+                elif tile <= 64:
+                    raise FhdrError("out of GPU memory even with 64-pixel tiles; try --device cpu") from None
+                else:
+                    tile //= 2
 
-    def _convert(self, image: np.ndarray, tile: int, on_tile: Callable[[int, int], None] | None) -> np.ndarray:
+    def _convert(self, image: np.ndarray, tile: int, batch_pixels: int,
+                 on_tile: Callable[[int, int], None] | None) -> np.ndarray:
         height, width = image.shape[:2]
         out = np.empty((height, width, 3), dtype=np.float32)
         tiles = plan_tiles(height, width, tile, self.radius)
+        done = 0
         with self._workspace_lock:
             workspace = self._workspace_for(tiles)
-            for index, (t, window) in enumerate(iter_windows(image, tiles), 1):
-                hdr = self._run(preprocess(window, self.device), workspace)
-                core = crop_core(hdr, t)  # only the core leaves the GPU
-                out[t.y0 : t.y1, t.x0 : t.x1] = postprocess(core, self.exposure_ev)
-                if on_tile:
-                    on_tile(index, len(tiles))
+            for batch in batch_tiles(tiles, batch_pixels):
+                windows = torch.cat([preprocess(window, self.device) for _, window in iter_windows(image, batch)])
+                hdr = self._run(windows, workspace)
+                for t, window_hdr in zip(batch, hdr):
+                    core = crop_core(window_hdr, t)  # only the core leaves the GPU
+                    out[t.y0 : t.y1, t.x0 : t.x1] = postprocess(core[None], self.exposure_ev)
+                    done += 1
+                    if on_tile:
+                        on_tile(done, len(tiles))
         return out
 
     def reserve(self, height: int, width: int) -> None:

@@ -67,6 +67,20 @@ def iter_windows(image: np.ndarray, tiles: list[Tile]) -> Iterator[tuple[Tile, n
         yield t, image[t.wy0 : t.wy1, t.wx0 : t.wx1]
 
 
+def batch_tiles(tiles: list[Tile], max_pixels: int) -> list[list[Tile]]:
+    """Tiles grouped into batches of equal window shape, at most `max_pixels` window pixels each
+    (at least one tile). Interior windows share a shape; those at the image borders come out in
+    smaller batches of their own."""
+    by_shape: dict[tuple[int, int], list[Tile]] = {}
+    for t in tiles:
+        by_shape.setdefault((t.wy1 - t.wy0, t.wx1 - t.wx0), []).append(t)
+    batches = []
+    for (h, w), group in by_shape.items():
+        size = max(max_pixels // (h * w), 1)
+        batches += [group[i : i + size] for i in range(0, len(group), size)]
+    return batches
+
+
 def crop_core(window_output: T, t: Tile) -> T:
     """The part of a window's output that the tile contributes; crops the last two axes (..., H, W),
     so the model's (N, C, H, W) output is cropped before it leaves the device."""

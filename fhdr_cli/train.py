@@ -59,6 +59,7 @@ class TrainSettings:
     workers: int | None = None  # processes simulating batches; None: 0 on CPU, up to 8 on CUDA
     log: Path | None = None  # CSV; defaults to out with .csv
     select: str = "loss"  # the best checkpoint by validation "loss" or by "flip" (HDR-FLIP, last iteration)
+    overshoot_weight: float = 0.0  # extra L1 weight where the output is brighter than the target
 
 
 @dataclass
@@ -71,14 +72,22 @@ class StepReport:
     saved: bool = False
 
 
-def hdr_loss(outputs: list[torch.Tensor], target: torch.Tensor, perceptual: Callable, weight: float) -> torch.Tensor:
-    """Mean over iterations of L1(mu(out), mu(target)) + weight * perceptual, per-sample max-normalised."""
+def hdr_loss(outputs: list[torch.Tensor], target: torch.Tensor, perceptual: Callable, weight: float,
+             overshoot_weight: float = 0.0) -> torch.Tensor:
+    """Mean over iterations of L1(mu(out), mu(target)) + weight * perceptual, per-sample max-normalised.
+
+    `overshoot_weight` makes the L1 asymmetric, (1 + w) |error| where the output is too bright:
+    plain L1 aims clipped highlights at the median of what they could be, and HDR-FLIP, judging
+    the image at many exposures, punishes the over-bright guesses far more than the dim ones.
+    """
     peak = target.amax(dim=(1, 2, 3), keepdim=True).clamp(min=1e-6)
     target_mu = mu_law(target / peak)
     total = 0.0
     for out in outputs:
         out_mu = mu_law(out / peak)
-        total = total + (out_mu - target_mu).abs().mean() + weight * perceptual(out_mu, target_mu)
+        error = out_mu - target_mu
+        l1 = error.abs().mean() + overshoot_weight * error.clamp(min=0).mean()
+        total = total + l1 + weight * perceptual(out_mu, target_mu)
     return total / len(outputs)
 
 
@@ -144,6 +153,8 @@ def train(s: TrainSettings, on_step: Callable[[StepReport], None] = lambda r: No
         raise UsageError(f"--lr-decay must be cosine or none, got {s.lr_decay}")
     if s.select not in ("loss", "flip"):
         raise UsageError(f"--select must be loss or flip, got {s.select}")
+    if s.overshoot_weight < 0:
+        raise UsageError(f"--overshoot-weight must be >= 0, got {s.overshoot_weight}")
     folders = (s.data,) if isinstance(s.data, Path) else tuple(s.data)
     scenes = [scene for folder in folders for scene in load_scenes(folder)]
     names = [scene.name for scene in scenes]
@@ -190,6 +201,7 @@ def train(s: TrainSettings, on_step: Callable[[StepReport], None] = lambda r: No
     phase = {
         "iterations": s.iterations, "patch": s.patch, "batch": s.batch, "lr": s.lr, "lr_decay": s.lr_decay,
         "perceptual": "vgg19" if s.vgg_weights else f"ssim x{s.perceptual_weight}",
+        "overshoot_weight": s.overshoot_weight,
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)",
         "start_step": step, "steps": 0, "seconds": 0.0,
         "train_scenes": [sc.name for sc in train_scenes], "val_scenes": [sc.name for sc in val_scenes],
@@ -210,7 +222,8 @@ def train(s: TrainSettings, on_step: Callable[[StepReport], None] = lambda r: No
         with torch.no_grad():
             with autocast:
                 outs = model(to_device(val_ldr), s.iterations)
-            report.val_loss = float(hdr_loss(outs, to_device(val_target), perceptual, s.perceptual_weight))
+            report.val_loss = float(hdr_loss(outs, to_device(val_target), perceptual, s.perceptual_weight,
+                                             s.overshoot_weight))
         report.val_flip = validation_flip(outs[-1], val_target, val_ldr)
         model.train()
 
@@ -243,7 +256,7 @@ def train(s: TrainSettings, on_step: Callable[[StepReport], None] = lambda r: No
                 group["lr"] = learning_rate(s, (time.monotonic() - start) / max(s.minutes * 60, 1e-6))
             with autocast:
                 outputs = model(to_device(ldr), s.iterations)
-            loss = hdr_loss(outputs, to_device(target), perceptual, s.perceptual_weight)
+            loss = hdr_loss(outputs, to_device(target), perceptual, s.perceptual_weight, s.overshoot_weight)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

@@ -6,7 +6,7 @@ from conftest import random_model
 from fhdr_cli.errors import FhdrError
 from fhdr_cli.model import receptive_radius
 from fhdr_cli.pipeline import Converter
-from fhdr_cli.tile import computed_pixels, crop_core, iter_windows, plan_tiles
+from fhdr_cli.tile import batch_tiles, computed_pixels, crop_core, iter_windows, plan_tiles
 
 
 def test_tiles_cover_the_image_exactly_once_with_windows_inside_it():
@@ -63,21 +63,61 @@ def test_cuda_out_of_memory_halves_the_tile_and_retries(weights_file, monkeypatc
     expected = converter(image)
     real_convert, tried = converter._convert, []
 
-    def runs_out_above_100_px(image, tile, on_tile):
+    def runs_out_above_100_px(image, tile, batch_pixels, on_tile):
         tried.append(tile)
         if tile > 100:
             raise torch.cuda.OutOfMemoryError("simulated")
-        return real_convert(image, tile, on_tile)
+        return real_convert(image, tile, batch_pixels, on_tile)
 
     monkeypatch.setattr(converter, "_convert", runs_out_above_100_px)
     assert np.array_equal(converter(image), expected)  # exact tiling: smaller tiles, same result
     assert tried == [256, 128, 64]
 
 
+def test_batches_group_equal_windows_within_the_pixel_limit():
+    tiles = plan_tiles(200, 300, 50, radius=10)  # 4 x 6 tiles; 2 x 4 interior windows of 70 x 70
+    batches = batch_tiles(tiles, max_pixels=3 * 70 * 70)
+    flat = [t for b in batches for t in b]
+    assert len(flat) == len(tiles) and set(flat) == set(tiles)  # every tile exactly once
+    for batch in batches:
+        shapes = {(t.wy1 - t.wy0, t.wx1 - t.wx0) for t in batch}
+        assert len(shapes) == 1
+        assert len(batch) == 1 or len(batch) * batch[0].window_pixels <= 3 * 70 * 70
+    assert [len(b) for b in batches if b[0].window_pixels == 70 * 70] == [3, 3, 2]
+    assert all(len(b) == 1 for b in batch_tiles(tiles, max_pixels=0))
+
+
+def test_plain_engine_batches_small_tiles_with_the_same_result(weights_file, monkeypatch):
+    image = np.random.default_rng(6).integers(0, 256, (150, 200, 3), dtype=np.uint8)
+    converter = Converter.load(weights=weights_file, device="cpu", iterations=1, tile=32, engine="plain")
+    expected = Converter.load(weights=weights_file, device="cpu", iterations=1, engine="plain")(image)
+    real_infer, batch_sizes = converter.model.infer, []
+    monkeypatch.setattr(converter.model, "infer", lambda x, n: batch_sizes.append(len(x)) or real_infer(x, n))
+    progress = []
+    tiled = converter(image, on_tile=lambda done, total: progress.append((done, total)))
+    assert np.abs(tiled - expected).max() <= 1e-4
+    assert max(batch_sizes) > 1 and sum(batch_sizes) == len(progress) == progress[-1][1]
+
+
+def test_cuda_out_of_memory_drops_batching_before_shrinking_tiles(weights_file, monkeypatch):
+    converter = Converter.load(weights=weights_file, device="cpu", iterations=1, tile=16, engine="plain")
+    real_convert, tried = converter._convert, []
+
+    def runs_out_when_batched(image, tile, batch_pixels, on_tile):
+        tried.append((tile, batch_pixels > 0))
+        if batch_pixels:
+            raise torch.cuda.OutOfMemoryError("simulated")
+        return real_convert(image, tile, batch_pixels, on_tile)
+
+    monkeypatch.setattr(converter, "_convert", runs_out_when_batched)
+    converter(np.zeros((40, 40, 3), np.uint8))
+    assert tried == [(16, True), (16, False)]
+
+
 def test_cuda_out_of_memory_at_the_smallest_tile_is_a_clear_error(weights_file, monkeypatch):
     converter = Converter.load(weights=weights_file, device="cpu", iterations=1, tile=128)
 
-    def always_out_of_memory(image, tile, on_tile):
+    def always_out_of_memory(image, tile, batch_pixels, on_tile):
         raise torch.cuda.OutOfMemoryError("simulated")
 
     monkeypatch.setattr(converter, "_convert", always_out_of_memory)

@@ -5,7 +5,9 @@ import pytest
 
 from fhdr_cli.errors import UsageError
 from fhdr_cli.scenes import Scene
-from fhdr_cli.train import SimulatedBatches, TrainSettings, learning_rate, train
+import torch
+
+from fhdr_cli.train import SimulatedBatches, TrainSettings, hdr_loss, learning_rate, train
 
 
 def test_cosine_learning_rate_falls_from_peak_to_a_twentieth():
@@ -20,6 +22,23 @@ def test_cosine_learning_rate_falls_from_peak_to_a_twentieth():
 def test_unknown_learning_rate_decay_is_a_usage_error(tmp_path):
     with pytest.raises(UsageError, match="lr-decay"):
         train(TrainSettings(data=tmp_path, lr_decay="linear"))
+
+
+def test_overshoot_weight_charges_over_bright_errors_more_than_dim_ones():
+    target = torch.full((1, 3, 8, 8), 0.5)
+    target[..., 0, 0] = 1.0  # the peak that normalises both
+    no_perceptual = lambda a, b: torch.zeros(())  # noqa: E731
+    bright, dim = target * 1.2, target * 0.8
+    bright[..., 0, 0] = dim[..., 0, 0] = 1.0
+    symmetric = [float(hdr_loss([x], target, no_perceptual, 0.0)) for x in (bright, dim)]
+    weighted = [float(hdr_loss([x], target, no_perceptual, 0.0, overshoot_weight=1.0)) for x in (bright, dim)]
+    assert weighted[1] == pytest.approx(symmetric[1])  # undershoot: unchanged
+    assert weighted[0] == pytest.approx(2 * symmetric[0])  # overshoot: doubled
+
+
+def test_negative_overshoot_weight_is_a_usage_error(tmp_path):
+    with pytest.raises(UsageError, match="overshoot"):
+        train(TrainSettings(data=tmp_path, overshoot_weight=-1.0))
 
 
 def test_simulated_batches_have_the_requested_shape_and_differ():

@@ -32,6 +32,8 @@ def train_command(
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads."),
     workers: Optional[int] = typer.Option(None, "--workers", min=0, help="Processes simulating training batches (default: 0 on CPU, up to 8 on CUDA)."),
     select: str = typer.Option("loss", "--select", help="Keep as best the checkpoint with the lowest validation loss, or HDR-FLIP (flip)."),
+    overshoot_weight: float = typer.Option(0.0, "--overshoot-weight", min=0.0,
+                                           help="Extra L1 weight on over-bright errors (HDR-FLIP punishes them more)."),
     seed: int = typer.Option(0, "--seed"),
 ) -> None:
     """Train FHDR on LDR/HDR pairs simulated from real HDR scenes (held-out scenes validate)."""
@@ -42,7 +44,7 @@ def train_command(
         data=tuple(data), out=out, iterations=iterations, patch=patch, batch=batch, lr=lr, lr_decay=lr_decay, device=device,
         minutes=minutes, resume=resume, val_scenes=tuple(v for v in val_scenes.split(",") if v),
         checkpoint_minutes=checkpoint_minutes, vgg_weights=vgg_weights, threads=threads, workers=workers, seed=seed,
-        select=select,
+        select=select, overshoot_weight=overshoot_weight,
     )
     with Progress(TextColumn("[bold]train"), BarColumn(), TextColumn("{task.description}"), TimeRemainingColumn(),
                   console=console) as progress:
