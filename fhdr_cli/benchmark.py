@@ -7,7 +7,6 @@ machine the model actually uses. FLOPs are counted analytically (model.py).
 
 from __future__ import annotations
 
-import resource
 import time
 from dataclasses import asdict, dataclass
 from typing import Callable
@@ -15,6 +14,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from .device import peak_memory_mib, reset_peak_memory
 from .fused import conv_accumulate, onednn_available
 from .model import flops_per_pixel
 from .pipeline import Converter
@@ -100,7 +100,7 @@ def run_benchmark(load: Callable[[int], Converter], iterations: list[int], heigh
         else:
             conv(image[:16, :16])
             conv.reserve(height, width)  # after the small warm-up, whose buffers it replaces
-        _reset_peak_memory(device)
+        reset_peak_memory(device)
         _sync(device)
         start = time.perf_counter()
         for _ in range(repeat):
@@ -116,7 +116,7 @@ def run_benchmark(load: Callable[[int], Converter], iterations: list[int], heigh
             fraction_of_peak=flops / seconds / 1e9 / peak,
             useful_fraction_of_peak=per_pixel * height * width / seconds / 1e9 / peak,
             tiling_overhead=computed / (height * width),
-            tile=tile, peak_memory_mib=_peak_memory_mib(device),
+            tile=tile, peak_memory_mib=peak_memory_mib(device),
         ))
     return BenchmarkReport(
         device=torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
@@ -128,28 +128,3 @@ def run_benchmark(load: Callable[[int], Converter], iterations: list[int], heigh
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-
-
-def _reset_peak_memory(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-    else:
-        try:  # Linux: "5" resets the VmHWM high-water mark of this process
-            with open("/proc/self/clear_refs", "w") as f:
-                f.write("5")
-        except OSError:
-            pass  # not Linux: the figure is then the process's lifetime peak
-
-
-def _peak_memory_mib(device: torch.device) -> float:
-    """Peak GPU allocation, or the process's peak resident memory (VmHWM) on the CPU."""
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

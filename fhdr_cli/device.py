@@ -1,8 +1,9 @@
-"""Which torch device and how many CPU threads to use."""
+"""Which torch device and how many CPU threads to use, and how much memory there is and was used."""
 
 from __future__ import annotations
 
 import os
+import resource
 
 import torch
 
@@ -40,3 +41,29 @@ def available_memory() -> int:
     except OSError:
         pass
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def reset_peak_memory(device: torch.device) -> None:
+    """Start a new measurement for `peak_memory_mib`."""
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    else:
+        try:  # Linux: "5" resets the VmHWM high-water mark of this process
+            with open("/proc/self/clear_refs", "w") as f:
+                f.write("5")
+        except OSError:
+            pass  # not Linux: the figure is then the process's lifetime peak
+
+
+def peak_memory_mib(device: torch.device) -> float:
+    """Peak GPU allocation, or the process's peak resident memory (VmHWM) on the CPU."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

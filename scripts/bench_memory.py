@@ -13,7 +13,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import torch
 
+from fhdr_cli.device import peak_memory_mib
 from fhdr_cli.pipeline import Converter, convert_file
 from fhdr_cli.tile import computed_pixels
 
@@ -36,9 +38,8 @@ with tempfile.TemporaryDirectory() as tmp:
     start = time.perf_counter()
     convert_file(src, dst, converter)
     seconds = time.perf_counter() - start
-    peak_kib = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
     print(json.dumps({
         "size": f"{args.width}x{args.height}", "iterations": args.iterations, "tile": tile,
         "tiling_overhead": round(computed_pixels(args.height, args.width, tile, converter.radius) / (args.width * args.height), 3),
-        "seconds": round(seconds, 1), "peak_rss_mib": round(peak_kib / 1024), "exr_mib": round(dst.stat().st_size / 2**20, 1),
+        "seconds": round(seconds, 1), "peak_rss_mib": round(peak_memory_mib(torch.device("cpu"))), "exr_mib": round(dst.stat().st_size / 2**20, 1),
     }))
