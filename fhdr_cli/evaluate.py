@@ -57,7 +57,7 @@ def evaluation_views(hdr_dir: Path, exclude: set[str], views_per_scene: int, siz
 
 
 def evaluate(hdr_dir: Path, *, weights: Path | None = None, iterations: tuple[int, ...] = (1, 2, 3, 4),
-             views_per_scene: int = 4, size: int = 256, seed: int = 0, device: str = "auto",
+             views_per_scene: int = 16, size: int = 256, seed: int = 0, device: str = "auto",
              threads: int | None = None, on_view: Callable[[int, int], None] | None = None) -> EvalReport:
     """Mean metrics per method over held-out views of the scenes in `hdr_dir`."""
     converters = {n: Converter.load(weights=weights, device=device, iterations=n, threads=threads) for n in iterations}

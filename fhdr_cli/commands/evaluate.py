@@ -17,7 +17,7 @@ from . import Device, Threads, Weights, console, err_console, report_errors
 @report_errors
 def evaluate_command(
     hdr: Path = typer.Option(..., "--hdr", help="Folder of ground-truth .exr/.hdr scenes (trained-on scenes are skipped)."),
-    views: int = typer.Option(4, "--views", min=1, help="Simulated photos per scene."),
+    views: int = typer.Option(16, "--views", min=1, help="Simulated photos per scene (fewer: faster, noisier)."),
     size: int = typer.Option(256, "--size", min=32, help="View size in pixels."),
     iterations: str = typer.Option("1,2,3,4", "--iterations", "-n", help="Iteration counts to evaluate."),
     seed: int = typer.Option(0, "--seed"),
