@@ -134,6 +134,14 @@ class FHDR(nn.Module):
         # float32 head: under bf16 autocast exp() would round every output by up to 0.4 %
         return srgb_to_linear(ldr.float()) * torch.exp(log_gain.float().clamp(LOG_GAIN_MIN, LOG_GAIN_MAX))
 
+    @torch.no_grad()
+    def scale_log_gain(self, scale: float) -> None:
+        """Multiply the predicted log gain by `scale` (recovered highlights g become g**scale):
+        the last convolution is linear, so scaling its weights and bias does it exactly
+        (scripts/calibrate_gain.py fits the scale on unseen scenes)."""
+        self.hrb2.weight.mul_(scale)
+        self.hrb2.bias.mul_(scale)
+
     @classmethod
     def from_state_dict(cls, state_dict: dict[str, torch.Tensor]) -> "FHDR":
         """Build the model whose shape the weights describe, then load them (strictly)."""

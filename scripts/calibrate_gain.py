@@ -3,8 +3,8 @@
     python scripts/calibrate_gain.py experiments/h100_step13858.pt --hdr data/blender-studiolights \
         --scales 1,0.85,0.7,0.55 --out runs/calibrated.pt
 
-The network predicts a log gain over the sRGB-decoded photo; multiplying the last convolution's
-weights and bias by s multiplies that log gain by s (the gain g becomes g**s). Each scale is scored
+The network predicts a log gain over the sRGB-decoded photo; `FHDR.scale_log_gain(s)` multiplies it
+by s (the gain g becomes g**s). Each scale is scored
 with `fhdr evaluate` on the --hdr scenes at --iterations, and the one with the lowest HDR-FLIP is
 written to --out. The scenes must be held out from the checkpoint's training and from the scenes the
 result will be evaluated on: they are recorded as a phase of the checkpoint, so `fhdr evaluate`
@@ -12,11 +12,10 @@ skips them later.
 """
 
 import argparse
+import copy
 import json
 import tempfile
 from pathlib import Path
-
-import torch
 
 from fhdr_cli.checkpoint import load_checkpoint, save_checkpoint
 from fhdr_cli.evaluate import evaluate, trained_scene_names
@@ -35,13 +34,12 @@ ckpt = load_checkpoint(args.weights)
 scenes = sorted(p.stem for p in scene_files(args.hdr))
 if seen := trained_scene_names(ckpt.training) & set(scenes):
     parser.error(f"the checkpoint was trained on {', '.join(sorted(seen))}: calibrate on unseen scenes")
-original = {k: ckpt.model.hrb2.state_dict()[k].clone() for k in ("weight", "bias")}
+original = copy.deepcopy(ckpt.model.state_dict())
 
 
 def scaled(scale: float) -> None:
-    with torch.no_grad():
-        ckpt.model.hrb2.weight.copy_(original["weight"] * scale)
-        ckpt.model.hrb2.bias.copy_(original["bias"] * scale)
+    ckpt.model.load_state_dict(original)
+    ckpt.model.scale_log_gain(scale)
 
 
 scores = {}

@@ -52,6 +52,18 @@ def test_untrained_head_reproduces_srgb_decoding():
         assert torch.allclose(FHDR().infer(x), srgb_to_linear(x), atol=1e-6)
 
 
+def test_scaling_the_log_gain_raises_the_gain_to_that_power():
+    model = random_model()
+    ldr = torch.rand(1, 3, 24, 24) * 0.9 + 0.05
+    base = srgb_to_linear(ldr)
+    with torch.no_grad():
+        gain = model.infer(ldr, 2) / base
+        model.scale_log_gain(0.5)
+        half_gain = model.infer(ldr, 2) / base
+    assert (gain - 1).abs().max() > 0.05  # the random head does change the image
+    assert torch.allclose(half_gain, gain.sqrt(), rtol=1e-4)
+
+
 def test_config_is_inferred_from_the_state_dict():
     model = random_model()
     clone = FHDR.from_state_dict(model.state_dict())
