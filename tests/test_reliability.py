@@ -316,6 +316,7 @@ def _bad_weights(kind: str, path: Path, weights_file: Path, marker: Path) -> Non
 
 @pytest.mark.parametrize("kind", ["garbage", "empty", "truncated", "tensor-dict", "wrong-shapes", "pickle",
                                   "torch-pickle", "folder", "missing"])
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")  # torch's note on the hostile file itself
 def test_bad_weights_file(tmp_path, good_jpg, out_dir, weights_file, kind):
     weights = tmp_path / f"{kind}.pt"
     marker = tmp_path / "code-ran"
