@@ -18,6 +18,7 @@ def test_checkpoint_round_trip_keeps_weights_and_training_summary(tmp_path):
         assert torch.equal(a, b), k
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")  # torch's note on the foreign pickle itself
 def test_corrupt_and_foreign_files_are_refused(tmp_path):
     corrupt = tmp_path / "corrupt.pt"
     corrupt.write_bytes(b"\x00not a checkpoint" * 10)
