@@ -173,20 +173,22 @@ class Converter:
         return max(budget - IMAGE_BYTES_PER_PIXEL * height * width, MIN_ACTIVATION_BUDGET), bytes_per_pixel
 
     def tile_size(self, height: int, width: int) -> int:
-        if self.tile is not None:
-            return self.tile
-        budget = self._activation_budget(height, width)
-        return max(height, width) if budget is None else auto_tile_size(height, width, self.radius, *budget)
+        return self._tiling(height, width)[0]
 
-    def batch_pixels(self, height: int, width: int) -> int:
-        """Window pixels the plain model runs in one batch: equal-shape windows of small tiles
-        (`--tile`) share a batch up to the activation budget, so a GPU is not left waiting on
-        small convolutions. 0 (one window at a time) for the fused engine, whose workspace holds
-        one window and which fills the CPU's cores with one."""
-        if self._fused is not None:
-            return 0
+    def _tiling(self, height: int, width: int) -> tuple[int, int]:
+        """(core tile size, window pixels per batch), both from one reading of the free memory.
+
+        The plain model batches equal-shape windows of small tiles (`--tile`) up to the activation
+        budget, so a GPU is not left waiting on small convolutions. The fused engine runs one window
+        at a time (batch 0): its workspace holds one window, and one fills the CPU's cores."""
         budget = self._activation_budget(height, width)
-        return height * width if budget is None else budget[0] // budget[1]
+        if self.tile is not None:
+            tile = self.tile
+        else:
+            tile = max(height, width) if budget is None else auto_tile_size(height, width, self.radius, *budget)
+        if self._fused is not None:
+            return tile, 0
+        return tile, height * width if budget is None else budget[0] // budget[1]
 
     def __call__(self, image: np.ndarray, on_tile: Callable[[int, int], None] | None = None) -> np.ndarray:
         """HxW[xC] photo (uint8/uint16, or float in [0, 1]) -> HxWx3 float32 scene-linear HDR."""
@@ -194,7 +196,7 @@ class Converter:
         if min(height, width) < 2:  # the network reflect-pads by one pixel, which needs two
             grow = ((0, max(2 - height, 0)), (0, max(2 - width, 0))) + ((0, 0),) * (image.ndim - 2)
             return self(np.pad(image, grow, mode="edge"), on_tile)[:height, :width]
-        tile, batch_pixels = self.tile_size(height, width), self.batch_pixels(height, width)
+        tile, batch_pixels = self._tiling(height, width)
         while True:
             try:
                 return self._convert(image, tile, batch_pixels, on_tile)
