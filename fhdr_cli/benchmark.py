@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .device import peak_memory_mib, reset_peak_memory
+from .device import peak_memory_mib, reset_peak_memory, synchronize
 from .fused import conv_accumulate, onednn_available
 from .model import flops_per_pixel
 from .pipeline import Converter
@@ -70,10 +70,10 @@ def conv_peak_gflops(device: torch.device, half: bool, size: int = 384, trials: 
     with torch.inference_mode():
         run()  # warm-up: algorithm selection, allocations
         for _ in range(trials):
-            _sync(device)
+            synchronize(device)
             start = time.perf_counter()
             run()
-            _sync(device)
+            synchronize(device)
             best = min(best, time.perf_counter() - start)
     return 2 * 64 * 64 * 9 * size * size / best / 1e9
 
@@ -101,11 +101,11 @@ def run_benchmark(load: Callable[[int], Converter], iterations: list[int], heigh
             conv(image[:16, :16])
             conv.reserve(height, width)  # after the small warm-up, whose buffers it replaces
         reset_peak_memory(device)
-        _sync(device)
+        synchronize(device)
         start = time.perf_counter()
         for _ in range(repeat):
             conv(image)
-        _sync(device)
+        synchronize(device)
         seconds = (time.perf_counter() - start) / repeat
         per_pixel = per_pixel_flops[n] = flops_per_pixel(conv.iterations, conv.model.cfg)
         flops = per_pixel * computed
@@ -123,8 +123,3 @@ def run_benchmark(load: Callable[[int], Converter], iterations: list[int], heigh
         engine=engine, threads=torch.get_num_threads(), size=(height, width), half=half, conv_peak_gflops=peak,
         flops_per_pixel=per_pixel_flops, runs=runs,
     )
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)

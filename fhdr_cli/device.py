@@ -43,6 +43,12 @@ def available_memory() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
+def synchronize(device: torch.device) -> None:
+    """Wait for the device's queued work, so a timer measures the work and not its launch."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 def reset_peak_memory(device: torch.device) -> None:
     """Start a new measurement for `peak_memory_mib`."""
     if device.type == "cuda":

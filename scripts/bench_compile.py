@@ -15,7 +15,7 @@ import time
 import torch
 
 from fhdr_cli.checkpoint import load_checkpoint
-from fhdr_cli.device import resolve_device
+from fhdr_cli.device import resolve_device, synchronize
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--device", default="auto")
@@ -35,12 +35,10 @@ def timed(run) -> tuple[float, float, torch.Tensor]:
     times = []
     with torch.inference_mode(), torch.autocast(device.type, dtype=torch.float16, enabled=args.half):
         for _ in range(args.repeat + 1):
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
+            synchronize(device)
             start = time.perf_counter()
             out = run(x, args.iterations)
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
+            synchronize(device)
             times.append(time.perf_counter() - start)
     return times[0], min(times[1:]), out.float()
 
