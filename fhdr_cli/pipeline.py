@@ -109,6 +109,7 @@ class Converter:
     half: bool = False
     exposure_ev: float = 0.0
     engine: str = "auto"  # "fused" (CPU oneDNN), "plain" (the nn.Module), or "auto" = fused where possible
+    wrap: bool = False  # 360-degree panoramas: the left and right borders meet (no seam there)
     # The fused engine's activation buffers, kept for the next photo: faulting in fresh ones costs as much
     # as converting a 1 MP photo at one iteration. They carry nothing between calls (each buffer is
     # written before it is read; a test checks), and the lock keeps two threads from sharing them.
@@ -118,7 +119,7 @@ class Converter:
     @classmethod
     def load(cls, weights: Path | None = None, device: str = "auto", iterations: int = 4,
              tile: int | None = None, half: bool = False, threads: int | None = None, exposure_ev: float = 0.0,
-             memory_budget: int | None = None, engine: str = "auto") -> "Converter":
+             memory_budget: int | None = None, engine: str = "auto", wrap: bool = False) -> "Converter":
         dev = resolve_device(device)
         if engine not in ENGINES:
             raise UsageError(f"--engine must be one of {', '.join(ENGINES)}, got '{engine}'")
@@ -137,7 +138,7 @@ class Converter:
         # channels-last: the layout oneDNN and cuDNN run 3x3 convolutions fastest in
         checkpoint.model.to(dev, memory_format=torch.channels_last)
         return cls(checkpoint=checkpoint, device=dev, iterations=iterations, tile=tile, half=half,
-                   exposure_ev=exposure_ev, memory_budget=memory_budget, engine=engine)
+                   exposure_ev=exposure_ev, memory_budget=memory_budget, engine=engine, wrap=wrap)
 
     def __post_init__(self) -> None:
         # The fused oneDNN path is CPU float32 only; CUDA runs the plain model under cuDNN.
@@ -181,11 +182,14 @@ class Converter:
         The plain model batches equal-shape windows of small tiles (`--tile`) up to the activation
         budget, so a GPU is not left waiting on small convolutions. The fused engine runs one window
         at a time (batch 0): its workspace holds one window, and one fills the CPU's cores."""
-        budget = self._activation_budget(height, width)
+        span = width + 2 * self.radius if self.wrap else width  # a panorama's windows reach past both sides
+        budget = self._activation_budget(height, span)
         if self.tile is not None:
             tile = self.tile
+        elif budget is None:
+            tile = max(height, width)
         else:
-            tile = max(height, width) if budget is None else auto_tile_size(height, width, self.radius, *budget)
+            tile = min(auto_tile_size(height, span, self.radius, *budget), max(height, width))
         if self._fused is not None:
             return tile, 0
         return tile, height * width if budget is None else budget[0] // budget[1]
@@ -213,7 +217,7 @@ class Converter:
                  on_tile: Callable[[int, int], None] | None) -> np.ndarray:
         height, width = image.shape[:2]
         out = np.empty((height, width, 3), dtype=np.float32)
-        tiles = plan_tiles(height, width, tile, self.radius)
+        tiles = plan_tiles(height, width, tile, self.radius, self.wrap)
         done = 0
         with self._workspace_lock:
             workspace = self._workspace_for(tiles)
@@ -231,7 +235,7 @@ class Converter:
     def reserve(self, height: int, width: int) -> None:
         """Allocate (and fault in) the buffers a photo of this size needs now rather than on its first call."""
         with self._workspace_lock:
-            self._workspace_for(plan_tiles(height, width, self.tile_size(height, width), self.radius))
+            self._workspace_for(plan_tiles(height, width, self.tile_size(height, width), self.radius, self.wrap))
 
     def _workspace_for(self, tiles: list[Tile]) -> Workspace | None:
         """The fused engine's buffers for these tiles' windows: the kept ones if they fit and are not
@@ -254,9 +258,11 @@ class Converter:
 
 
 def convert(image: np.ndarray, *, iterations: int = 4, exposure_ev: float = 0.0, tile: int | None = None,
-            device: str = "auto", weights: Path | None = None) -> np.ndarray:
-    """One LDR image (HxW[xC] uint8/uint16, or float in [0, 1]) -> HxWx3 float32 scene-linear HDR."""
-    return Converter.load(weights=weights, device=device, iterations=iterations, tile=tile, exposure_ev=exposure_ev)(image)
+            device: str = "auto", weights: Path | None = None, wrap: bool = False) -> np.ndarray:
+    """One LDR image (HxW[xC] uint8/uint16, or float in [0, 1]) -> HxWx3 float32 scene-linear HDR.
+    ``wrap=True`` for 360-degree panoramas, whose left and right borders meet."""
+    return Converter.load(weights=weights, device=device, iterations=iterations, tile=tile, exposure_ev=exposure_ev,
+                          wrap=wrap)(image)
 
 
 def convert_file(src: Path, dst: Path, converter: Converter, *, overwrite: bool = False, float32: bool = False, on_tile: Callable[[int, int], None] | None = None) -> None:

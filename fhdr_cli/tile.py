@@ -6,6 +6,10 @@ its core. No output pixel of a core sees past its window's margin, so the
 window's own edges never show; where a window ends at the image border, the
 network pads exactly as it does on the whole image. The stitched result is the
 whole-image result, and a photo that fits in memory is simply one tile.
+
+A 360-degree panorama (``wrap``) has no left or right border: its windows run past them and
+read the other side, so the result is the same as for an endless row of copies and its left and
+right edges meet without a seam.
 """
 
 from __future__ import annotations
@@ -28,29 +32,32 @@ class Tile:
     wy0: int
     wy1: int
     wx0: int
-    wx1: int  # the window the network reads: the core plus its margin, within the image
+    wx1: int  # the window the network reads: the core plus its margin, within the image (columns
+    # may run past the sides of a wrapped panorama, to be read modulo its width)
 
     @property
     def window_pixels(self) -> int:
         return (self.wy1 - self.wy0) * (self.wx1 - self.wx0)
 
 
-def plan_tiles(height: int, width: int, tile: int, radius: int) -> list[Tile]:
-    """Cover the image with near-equal cores of at most `tile` pixels a side, each with its window."""
+def plan_tiles(height: int, width: int, tile: int, radius: int, wrap: bool = False) -> list[Tile]:
+    """Cover the image with near-equal cores of at most `tile` pixels a side, each with its window.
+    With `wrap` the windows' columns are not stopped at the left and right borders."""
     rows, cols = math.ceil(height / tile), math.ceil(width / tile)
     ys = [round(i * height / rows) for i in range(rows + 1)]
     xs = [round(j * width / cols) for j in range(cols + 1)]
+    left, right = (-radius, width + radius) if wrap else (0, width)  # how far windows may reach
     return [
         Tile(ys[i], ys[i + 1], xs[j], xs[j + 1],
              max(ys[i] - radius, 0), min(ys[i + 1] + radius, height),
-             max(xs[j] - radius, 0), min(xs[j + 1] + radius, width))
+             max(xs[j] - radius, left), min(xs[j + 1] + radius, right))
         for i in range(rows) for j in range(cols)
     ]
 
 
-def computed_pixels(height: int, width: int, tile: int, radius: int) -> int:
+def computed_pixels(height: int, width: int, tile: int, radius: int, wrap: bool = False) -> int:
     """Pixels the network evaluates, margins included (for the tiling-overhead figure)."""
-    return sum(t.window_pixels for t in plan_tiles(height, width, tile, radius))
+    return sum(t.window_pixels for t in plan_tiles(height, width, tile, radius, wrap))
 
 
 def auto_tile_size(height: int, width: int, radius: int, budget_bytes: int, bytes_per_pixel: int) -> int:
@@ -62,9 +69,15 @@ def auto_tile_size(height: int, width: int, radius: int, budget_bytes: int, byte
 
 
 def iter_windows(image: np.ndarray, tiles: list[Tile]) -> Iterator[tuple[Tile, np.ndarray]]:
-    """Each tile with its window of `image` (HxW[xC]): a view, nothing is copied."""
+    """Each tile with its window of `image` (HxW[xC]): a view, nothing is copied, unless the
+    window wraps around a panorama's sides (then its columns are gathered modulo the width)."""
+    width = image.shape[1]
     for t in tiles:
-        yield t, image[t.wy0 : t.wy1, t.wx0 : t.wx1]
+        rows = image[t.wy0 : t.wy1]
+        if 0 <= t.wx0 and t.wx1 <= width:
+            yield t, rows[:, t.wx0 : t.wx1]
+        else:
+            yield t, rows.take(np.arange(t.wx0, t.wx1), axis=1, mode="wrap")
 
 
 def batch_tiles(tiles: list[Tile], max_pixels: int) -> list[list[Tile]]:

@@ -23,6 +23,7 @@ from fhdr_cli.baselines import BASELINES
 from fhdr_cli.cli import app
 from fhdr_cli.evaluate import METRICS
 from fhdr_cli.hdr_files import read_hdr, write_hdr
+from fhdr_cli.pipeline import Converter
 from fhdr_cli.tonemap import OPERATORS
 
 COMMANDS = ("convert", "batch", "tonemap-preview", "benchmark", "info", "train", "evaluate")
@@ -200,6 +201,17 @@ def test_bad_option_values_are_usage_errors(jpg, weights_file, option):
     assert result.exit_code == 2
     assert "Traceback" not in result.output + err(result)
     assert not out.exists()
+
+
+def test_wrap_runs_a_panorama_around_its_sides_in_convert_and_batch(tmp_path, weights_file, photo):
+    (tmp_path / "in").mkdir()
+    write_photo(tmp_path / "in" / "pano.png", photo)
+    wrapped = Converter.load(weights=weights_file, device="cpu", iterations=1, wrap=True)(photo)
+    ok(fhdr("convert", tmp_path / "in" / "pano.png", "-o", tmp_path / "pano.exr", "-n", "1", "--wrap", "--float32",
+            weights=weights_file))
+    ok(fhdr("batch", tmp_path / "in", tmp_path / "out", "-n", "1", "--wrap", "--float32", weights=weights_file))
+    for out in (tmp_path / "pano.exr", tmp_path / "out" / "pano.exr"):
+        assert np.abs(read_hdr(out) - np.maximum(wrapped, 0)).max() <= 1e-5
 
 
 # ---------------------------------------------------------------------------- batch

@@ -192,3 +192,30 @@ def test_reserved_buffers_serve_the_photo_they_were_reserved_for(weights_file):
     assert reserved.pixels == 60 * 80
     converter(np.zeros((60, 80, 3), np.uint8))
     assert converter._workspace is reserved
+
+
+def test_wrapped_windows_read_across_the_sides_of_a_panorama():
+    image = np.arange(6 * 10).reshape(6, 10)
+    tiles = plan_tiles(6, 10, 5, radius=3, wrap=True)
+    assert [(t.wx0, t.wx1) for t in tiles[:2]] == [(-3, 8), (2, 13)]
+    windows = dict((t.x0, w) for t, w in iter_windows(image, tiles[:2]))
+    assert windows[0][0].tolist() == [7, 8, 9, 0, 1, 2, 3, 4, 5, 6, 7]
+    assert windows[5][0].tolist() == [2, 3, 4, 5, 6, 7, 8, 9, 0, 1, 2]
+    # the radius may exceed a narrow panorama's width: its columns then repeat
+    [whole] = plan_tiles(6, 4, 8, radius=5, wrap=True)
+    [(_, window)] = iter_windows(np.arange(4)[None], [whole])
+    assert window[0].tolist() == [3, 0, 1, 2] * 3 + [3, 0]
+    assert computed_pixels(6, 10, 10, 3, wrap=True) == 6 * 16
+
+
+@pytest.mark.parametrize("tile", [512, 24])
+def test_a_wrapped_panorama_equals_the_middle_of_its_repeated_row(weights_file, tile):
+    iterations = 2
+    image = np.random.default_rng(4).integers(0, 256, (33, 41, 3), dtype=np.uint8)
+    copies = 2 * -(-receptive_radius(iterations) // 41) + 1  # enough copies to give the middle one full context
+    row = Converter.load(weights=weights_file, device="cpu", iterations=iterations, tile=4096)(np.tile(image, (1, copies, 1)))
+    middle = row[:, copies // 2 * 41 : (copies // 2 + 1) * 41]
+    wrapped = Converter.load(weights=weights_file, device="cpu", iterations=iterations, tile=tile, wrap=True)(image)
+    assert np.abs(wrapped - middle).max() <= 1e-4
+    plain = Converter.load(weights=weights_file, device="cpu", iterations=iterations, tile=tile)(image)
+    assert np.abs(plain - middle)[:, :3].max() > 1e-3  # without --wrap the sides differ: the test can tell

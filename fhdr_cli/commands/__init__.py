@@ -81,3 +81,5 @@ Weights = Annotated[Optional[Path], typer.Option("--weights", help="FHDR checkpo
 Exposure = Annotated[float, typer.Option("--exposure", help="Shift the result by this many stops (EV).")]
 Float32 = Annotated[bool, typer.Option("--float32", help="Write 32-bit float EXR instead of half.")]
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace existing output files.")]
+Wrap = Annotated[bool, typer.Option(
+    "--wrap", help="360-degree panorama (equirectangular): its left and right edges meet, so the result has no seam there.")]

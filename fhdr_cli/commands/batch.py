@@ -13,7 +13,7 @@ from rich.table import Table
 from ..batch import BatchResult, plan_batch, run_batch
 from ..errors import UsageError
 from ..pipeline import Converter
-from . import Device, Exposure, Float32, Half, Iterations, Memory, Overwrite, Threads, Tile, Weights, console, err_console, report_errors
+from . import Device, Exposure, Float32, Half, Iterations, Memory, Overwrite, Threads, Tile, Weights, Wrap, console, err_console, report_errors
 
 
 @report_errors
@@ -34,6 +34,7 @@ def batch_command(
     exposure: Exposure = 0.0,
     float32: Float32 = False,
     weights: Weights = None,
+    wrap: Wrap = False,
 ) -> None:
     """Convert every photo in a folder. Exit 1 if any file failed, 0 otherwise."""
     if overwrite and skip_existing:
@@ -43,7 +44,7 @@ def batch_command(
         err_console.print(f"fhdr: no JPEG/PNG files in {in_dir}", markup=False)
         return
     converter = Converter.load(weights=weights, device=device, iterations=iterations, tile=tile, half=half,
-                               threads=threads, exposure_ev=exposure, memory_budget=memory)
+                               threads=threads, exposure_ev=exposure, memory_budget=memory, wrap=wrap)
     results = []
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=err_console) as progress:
