@@ -87,7 +87,7 @@ def run_batch(jobs: list[BatchJob], converter: Converter, *, overwrite: bool = F
                     raise UsageError(f"{job.dst}: already exists (use --overwrite or --skip-existing)")
                 image = reads[index].result()
                 reads[index] = None  # drop the decoded photo as soon as it is used
-                hdr = converter(image.rgb, on_tile)
+                hdr = image.to_rec709(converter(image.rgb, on_tile))
                 job.dst.parent.mkdir(parents=True, exist_ok=True)
                 write = writers.submit(write_hdr, job.dst, hdr, alpha=image.alpha, half=not float32, overwrite=overwrite)
             except Exception as exc:  # recorded in the results, never dropped

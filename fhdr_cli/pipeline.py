@@ -272,5 +272,5 @@ def convert_file(src: Path, dst: Path, converter: Converter, *, overwrite: bool 
     if dst.exists() and not overwrite:
         raise UsageError(f"{dst}: already exists (use --overwrite)")
     image = read_ldr(src)
-    hdr = converter(image.rgb, on_tile)
+    hdr = image.to_rec709(converter(image.rgb, on_tile))
     write_hdr(dst, hdr, alpha=image.alpha, half=not float32, overwrite=overwrite)

@@ -14,6 +14,7 @@ import struct
 import sys
 import tempfile
 import threading
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ import cv2
 import numpy as np
 
 from fhdr_cli.errors import InputError, UsageError
+from fhdr_cli.icc import RgbProfile, parse_icc
 
 LDR_EXTENSIONS = (".jpg", ".jpeg", ".png")
 MAX_PIXELS = 300_000_000
@@ -32,7 +34,10 @@ _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _JPEG_SIGNATURE = b"\xff\xd8\xff"
 # Start-of-frame markers carry the image size: all SOFn except DHT (C4), JPG (C8) and DAC (CC).
 _JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
-_JPEG_SOS, _JPEG_EOI, _JPEG_APP1, _JPEG_DRI = 0xDA, 0xD9, 0xE1, 0xDD
+_JPEG_SOS, _JPEG_EOI, _JPEG_APP1, _JPEG_APP2, _JPEG_DRI = 0xDA, 0xD9, 0xE1, 0xE2, 0xDD
+_JPEG_ICC = b"ICC_PROFILE\0"  # APP2 segments carry an ICC profile in numbered pieces after this
+# A matrix/curve profile is a few kilobytes; a compressed PNG profile may not inflate past this.
+_MAX_ICC_BYTES = 1 << 20
 # Any marker but a restart (RST0-7); 0xFF00 is a stuffed data byte and 0xFFFF fill.
 _JPEG_MARKER_NOT_RST = re.compile(rb"\xff+(?![\x00\xd0-\xd7\xff])")
 _JPEG_RST = re.compile(rb"\xff+[\xd0-\xd7]")
@@ -85,11 +90,25 @@ _ORIENT: dict[int, Callable[[np.ndarray], np.ndarray]] = {
 
 @dataclass
 class LdrImage:
-    """A decoded photo: gamma-encoded RGB in [0, 1] (not linearised), optional alpha, source depth."""
+    """A decoded photo: sRGB-encoded RGB in [0, 1] (not linearised), optional alpha, source depth.
+
+    A photo tagged with another colour profile (Display P3, Adobe RGB, ...) is re-encoded to the
+    sRGB curve in its own primaries; `to_rec709` then takes the network's linear output to Rec.709.
+    """
 
     rgb: np.ndarray  # float32, H x W x 3, RGB order
     alpha: np.ndarray | None  # float32, H x W, or None when the file has no alpha
     bit_depth: int  # 8 or 16: how finely the file quantised the values
+    profile: RgbProfile | None = None  # the embedded colour profile, when it is not sRGB
+
+    def to_rec709(self, linear: np.ndarray) -> np.ndarray:
+        """Linear light in this photo's primaries (the network's output for `rgb`) as linear
+        Rec.709; converted in place where it can be, and returned (unchanged for sRGB photos)."""
+        if self.profile is None:
+            return linear
+        linear = np.ascontiguousarray(linear, dtype=np.float32)
+        self.profile.to_rec709_in_place(linear)
+        return linear
 
 
 class _Header(NamedTuple):
@@ -98,6 +117,7 @@ class _Header(NamedTuple):
     orientation: int
     most_pixels: int = 0  # the most pixels bytes this many can genuinely encode (0: no bound)
     repairs: tuple[tuple[int, int, bytes], ...] = ()  # (start, end, new bytes): see _JPEG_HARMLESS_WARNING
+    icc: bytes = b""  # the embedded ICC colour profile, if any
 
 
 def read_ldr(path: Path, max_pixels: int = MAX_PIXELS) -> LdrImage:
@@ -123,7 +143,9 @@ def decode_ldr(data: bytes, name: str, max_pixels: int = MAX_PIXELS) -> LdrImage
 
     ``name`` only labels error messages. The size is checked against ``max_pixels`` from the
     header, before decoding, so a tiny file declaring a gigantic image costs nothing. EXIF
-    orientation (JPEG APP1, PNG eXIf) is applied; unusable orientation data is ignored.
+    orientation (JPEG APP1, PNG eXIf) is applied; unusable orientation data is ignored. An
+    embedded matrix/curve RGB colour profile (JPEG APP2, PNG iCCP) is applied (see LdrImage);
+    one that cannot be applied is ignored, as most viewers do, and the photo read as sRGB.
     """
     if data.startswith(_PNG_SIGNATURE):
         header = _png_header(data, name)
@@ -188,7 +210,10 @@ def decode_ldr(data: bytes, name: str, max_pixels: int = MAX_PIXELS) -> LdrImage
     if channels == 4:
         alpha = orient(stored[:, :, 3]).astype(np.float32, order="C")
         alpha /= full_scale
-    return LdrImage(rgb=rgb, alpha=alpha, bit_depth=bit_depth)
+    profile = parse_icc(header.icc) if header.icc else None
+    if profile is None or profile.is_srgb:
+        return LdrImage(rgb=rgb, alpha=alpha, bit_depth=bit_depth)
+    return LdrImage(rgb=profile.to_srgb_encoding(rgb), alpha=alpha, bit_depth=bit_depth, profile=profile)
 
 
 @contextmanager
@@ -262,7 +287,8 @@ def _corrupt(name: str) -> InputError:
 
 
 def _png_header(data: bytes, name: str) -> _Header:
-    """Size from IHDR and orientation from an eXIf chunk, after checking every chunk fits.
+    """Size from IHDR, orientation from an eXIf chunk and the colour profile from iCCP, after
+    checking every chunk fits.
 
     The chunk check matters: OpenCV's PNG reader allocates whatever a chunk's length field
     claims, so a flipped bit there would cost gigabytes and seconds before failing.
@@ -271,6 +297,7 @@ def _png_header(data: bytes, name: str) -> _Header:
         raise _corrupt(name)
     width, height = struct.unpack(">II", data[16:24])
     orientation = 1
+    icc = b""
     pos = 8
     while True:
         if pos + 12 > len(data):  # ran out before IEND
@@ -282,13 +309,16 @@ def _png_header(data: bytes, name: str) -> _Header:
         if kind == b"eXIf":
             tiff = data[pos + 8 : pos + 8 + length]
             orientation = _exif_orientation(tiff.removeprefix(b"Exif\0\0"))
+        elif kind == b"iCCP":
+            icc = _png_icc(data[pos + 8 : pos + 8 + length])
         elif kind == b"IEND":
-            return _Header(width, height, orientation)
+            return _Header(width, height, orientation, icc=icc)
         pos += 12 + length
 
 
 def _jpeg_header(data: bytes, name: str) -> _Header:
-    """Walk the JPEG markers up to the first scan: size from SOFn, orientation from APP1 Exif.
+    """Walk the JPEG markers up to the first scan: size from SOFn, orientation from APP1 Exif,
+    the colour profile from APP2.
 
     Also refuses files with no end-of-image marker after the scan starts: libjpeg "decodes" those
     by filling the missing part with grey, which would silently produce a wrong HDR image.
@@ -299,6 +329,7 @@ def _jpeg_header(data: bytes, name: str) -> _Header:
     arithmetic = False
     orientation = 1
     seen_exif = False
+    icc_pieces: dict[int, bytes] = {}  # sequence number -> piece
     repairs: list[tuple[int, int, bytes]] = []
     adobe_transform_at = -1
     sof = 0
@@ -342,6 +373,8 @@ def _jpeg_header(data: bytes, name: str) -> _Header:
         elif marker == _JPEG_APP1 and not seen_exif and segment.startswith(b"Exif\0\0"):
             seen_exif = True
             orientation = _exif_orientation(segment[6:])
+        elif marker == _JPEG_APP2 and segment.startswith(_JPEG_ICC) and len(segment) > len(_JPEG_ICC) + 2:
+            icc_pieces.setdefault(segment[len(_JPEG_ICC)], segment[len(_JPEG_ICC) + 2 :])
         elif marker == _JPEG_SOS:
             # 0xFF 0xD9 cannot occur inside entropy-coded data (0xFF is stuffed as 0xFF00).
             if size is None or data.find(b"\xff\xd9", pos) < 0:
@@ -355,8 +388,23 @@ def _jpeg_header(data: bytes, name: str) -> _Header:
                 # what libjpeg assumes for an unknown transform: YCbCr (3 components), YCCK (4)
                 repairs.append((adobe_transform_at, adobe_transform_at + 1, b"\x01" if len(sampling) == 3 else b"\x02"))
             most_pixels = 0 if arithmetic else len(data) * _JPEG_MIN_PIXELS_PER_BYTE
-            return _Header(size[0], size[1], orientation, most_pixels, tuple(sorted(repairs)))
+            numbers = range(1, len(icc_pieces) + 1)  # pieces count from 1; with one missing there is no profile
+            icc = b"".join(icc_pieces[i] for i in numbers) if icc_pieces.keys() == set(numbers) else b""
+            return _Header(size[0], size[1], orientation, most_pixels, tuple(sorted(repairs)), icc)
         pos += length
+
+
+def _png_icc(chunk: bytes) -> bytes:
+    """The profile inside an iCCP chunk (name, NUL, method 0, zlib data); b"" if unusable."""
+    _, nul, rest = chunk.partition(b"\0")
+    if not nul or rest[:1] != b"\0":
+        return b""
+    inflate = zlib.decompressobj()
+    try:
+        profile = inflate.decompress(rest[1:], _MAX_ICC_BYTES)
+    except zlib.error:
+        return b""
+    return b"" if inflate.unconsumed_tail else profile
 
 
 def _missing_restarts(data: bytes, start: int, sos: bytes, size: tuple[int, int],

@@ -3,7 +3,7 @@
     python scripts/fuzz.py --cases 10000 --seed 0
 
 Every case starts from a small valid JPEG or PNG (baseline, progressive, grey, 16-bit, RGBA,
-palette, EXIF-rotated, ...) and applies one to three mutations: bit flips, interesting byte
+palette, EXIF-rotated, ICC-tagged, ...) and applies one to three mutations: bit flips, interesting byte
 values, truncation, PNG chunk / JPEG segment length edits, header field edits (with the PNG
 CRC fixed up so the decoder looks further), random insertions, deletions, duplications and
 splices of two seeds. Each case goes through
@@ -70,10 +70,20 @@ def _with_app1(jpeg: bytes, tiff: bytes) -> bytes:
     return jpeg[:2] + b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload + jpeg[2:]
 
 
+def _with_app2_icc(jpeg: bytes, profile: bytes, pieces: int) -> bytes:
+    """The profile split into `pieces` numbered APP2 segments, as writers split large profiles."""
+    size = -(-len(profile) // pieces)
+    segments = [b"ICC_PROFILE\x00" + bytes([n + 1, pieces]) + profile[n * size : (n + 1) * size] for n in range(pieces)]
+    return jpeg[:2] + b"".join(b"\xff\xe2" + struct.pack(">H", len(seg) + 2) + seg for seg in segments) + jpeg[2:]
+
+
 def seed_images() -> list[tuple[str, bytes]]:
     """(extension, bytes) of small valid photos covering the layouts the reader handles."""
     import cv2
     import numpy as np
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    from icc_profiles import adobe_profile, p3_profile  # the test suite's hand-built ICC profiles
 
     rng = np.random.default_rng(1234)
     yy, xx = np.mgrid[0:12, 0:16]
@@ -106,6 +116,9 @@ def seed_images() -> list[tuple[str, bytes]]:
         (".png", _handmade_png(3, 2, 8, 4, [bytes([10, 255, 20, 128, 30, 0])] * 2)),
         (".png", _handmade_png(5, 4, 1, 0, [b"\xa8"] * 4, extra=[(b"eXIf", _exif(6))])),
         (".png", _handmade_png(1, 1, 8, 2, [b"\x10\x20\x30"])),
+        (".jpg", _with_app2_icc(jpeg, p3_profile(), pieces=2)),
+        (".png", _handmade_png(2, 2, 8, 2, [bytes(range(6)), bytes(range(40, 46))],
+                               extra=[(b"iCCP", b"Adobe\x00\x00" + zlib.compress(adobe_profile()))])),
     ]
     return seeds
 

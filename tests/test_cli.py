@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 import sys
+import zlib
 
 import cv2
 import numpy as np
@@ -17,6 +18,9 @@ import OpenEXR
 import pytest
 import torch
 from typer.testing import CliRunner
+
+from conftest import png_chunk
+from icc_profiles import P3_TO_REC709, p3_profile
 
 from fhdr_cli import __version__
 from fhdr_cli.baselines import BASELINES
@@ -212,6 +216,22 @@ def test_wrap_runs_a_panorama_around_its_sides_in_convert_and_batch(tmp_path, we
     ok(fhdr("batch", tmp_path / "in", tmp_path / "out", "-n", "1", "--wrap", "--float32", weights=weights_file))
     for out in (tmp_path / "pano.exr", tmp_path / "out" / "pano.exr"):
         assert np.abs(read_hdr(out) - np.maximum(wrapped, 0)).max() <= 1e-5
+
+
+def test_a_display_p3_photo_comes_out_in_rec709_from_convert_and_batch(tmp_path, weights_file, photo):
+    png = cv2.imencode(".png", photo[:, :, ::-1])[1].tobytes()
+    (tmp_path / "in").mkdir()
+    (tmp_path / "plain.png").write_bytes(png)
+    (tmp_path / "in" / "p3.png").write_bytes(png[:33] + png_chunk(b"iCCP", b"P3\0\0" + zlib.compress(p3_profile())) + png[33:])
+    ok(fhdr("convert", tmp_path / "plain.png", "-o", tmp_path / "plain.exr", "-n", "1", "--float32", weights=weights_file))
+    ok(fhdr("convert", tmp_path / "in" / "p3.png", "-o", tmp_path / "p3.exr", "-n", "1", "--float32", weights=weights_file))
+    ok(fhdr("batch", tmp_path / "in", tmp_path / "out", "-n", "1", "--float32", weights=weights_file))
+    plain = read_hdr(tmp_path / "plain.exr")
+    expected = np.maximum(plain @ np.array(P3_TO_REC709, np.float32).T, 0)  # the writer clips below zero
+    for out in (tmp_path / "p3.exr", tmp_path / "out" / "p3.exr"):
+        p3 = read_hdr(out)
+        assert np.abs(p3 - expected).max() <= 3e-3 * max(1.0, float(plain.max()))
+        assert np.abs(p3 - plain).max() > 0.01  # the conversion did something
 
 
 # ---------------------------------------------------------------------------- batch

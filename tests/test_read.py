@@ -1,6 +1,7 @@
 import os
 import struct
 import time
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 
 import cv2
@@ -9,6 +10,7 @@ import pytest
 
 from fhdr_cli.errors import InputError, UsageError
 from conftest import encode, handmade_png, png_chunk
+from icc_profiles import ADOBE_GAMMA, adobe_profile, p3_profile, srgb_decode, srgb_encode, srgb_profile
 from fhdr_cli.read import LDR_EXTENSIONS, decode_ldr, read_ldr
 
 # ---------------------------------------------------------------- test-image builders
@@ -249,6 +251,53 @@ def test_bogus_orientation_is_ignored(tiff):
     assert image.rgb.shape == (16, 24, 3)
     dark, light = _MOVES[1]
     assert abs(_corners(image.rgb)[dark] - 20) < 4
+
+
+# ---------------------------------------------------------------- colour profiles
+
+
+def _with_icc_jpeg(jpeg: bytes, profile: bytes, pieces: int = 1, drop: int | None = None) -> bytes:
+    """The profile in numbered APP2 pieces, as writers split profiles over 64 KB; `drop` loses one."""
+    size = -(-len(profile) // pieces)
+    segments = [_segment(0xE2, b"ICC_PROFILE\0" + bytes([i + 1, pieces]) + profile[i * size : (i + 1) * size])
+                for i in range(pieces) if i + 1 != drop]
+    return jpeg[:2] + b"".join(segments) + jpeg[2:]
+
+
+def _with_icc_png(png: bytes, profile: bytes) -> bytes:
+    return png[:33] + png_chunk(b"iCCP", b"test\0\0" + zlib.compress(profile)) + png[33:]
+
+
+def test_adobe_rgb_png_is_re_encoded_to_the_srgb_curve(png_bytes):
+    plain = decode_ldr(png_bytes, "plain.png")
+    tagged = decode_ldr(_with_icc_png(png_bytes, adobe_profile()), "adobe.png")
+    assert plain.profile is None and tagged.profile is not None
+    np.testing.assert_allclose(tagged.rgb, srgb_encode(plain.rgb.astype(np.float64) ** ADOBE_GAMMA), atol=2e-4)
+    green = np.array([[[0.0, 1.0, 0.0]]], np.float32)
+    assert tagged.to_rec709(green)[0, 0, 0] < 0  # Adobe green lies outside Rec.709
+
+
+@pytest.mark.parametrize("pieces", [1, 3])
+def test_display_p3_jpeg_keeps_its_pixels_and_converts_the_output(jpeg_bytes, pieces):
+    plain = decode_ldr(jpeg_bytes, "plain.jpg")
+    tagged = decode_ldr(_with_icc_jpeg(jpeg_bytes, p3_profile(), pieces), "p3.jpg")
+    assert "Display P3" in tagged.profile.description
+    np.testing.assert_allclose(tagged.rgb, plain.rgb, atol=1e-4)  # P3 shares the sRGB curve
+    linear = srgb_decode(plain.rgb).astype(np.float32)
+    np.testing.assert_allclose(tagged.to_rec709(linear.copy()), linear @ tagged.profile.to_rec709.T.astype(np.float32),
+                               rtol=1e-5, atol=1e-6)
+    assert plain.to_rec709(linear) is linear  # untagged photos are left alone
+
+
+def test_unusable_or_srgb_profiles_read_the_photo_as_srgb(jpeg_bytes, png_bytes):
+    plain = decode_ldr(jpeg_bytes, "plain.jpg").rgb
+    for data in (_with_icc_jpeg(jpeg_bytes, p3_profile(), pieces=3, drop=2),  # a piece is missing
+                 _with_icc_jpeg(jpeg_bytes, srgb_profile()),
+                 _with_icc_jpeg(jpeg_bytes, b"not a profile at all")):
+        image = decode_ldr(data, "x.jpg")
+        assert image.profile is None and np.array_equal(image.rgb, plain)
+    bomb = png_bytes[:33] + png_chunk(b"iCCP", b"x\0\0" + zlib.compress(bytes(50 << 20))) + png_bytes[33:]
+    assert decode_ldr(bomb, "bomb.png").profile is None  # inflated only up to 1 MB, then refused
 
 
 # ---------------------------------------------------------------- broken input
