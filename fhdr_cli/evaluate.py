@@ -58,8 +58,10 @@ def evaluation_views(hdr_dir: Path, exclude: set[str], views_per_scene: int, siz
 
 def evaluate(hdr_dir: Path, *, weights: Path | None = None, iterations: tuple[int, ...] = (1, 2, 3, 4),
              views_per_scene: int = 16, size: int = 256, seed: int = 0, device: str = "auto",
-             threads: int | None = None, on_view: Callable[[int, int], None] | None = None) -> EvalReport:
-    """Mean metrics per method over held-out views of the scenes in `hdr_dir`."""
+             threads: int | None = None, on_view: Callable[[int, int], None] | None = None,
+             baselines: bool = True) -> EvalReport:
+    """Mean metrics per method over held-out views of the scenes in `hdr_dir`; `baselines=False`
+    scores the model only (a caller comparing several checkpoints needs the baselines once)."""
     converters = {n: Converter.load(weights=weights, device=device, iterations=n, threads=threads) for n in iterations}
     training = next(iter(converters.values())).training if converters else {}
     trained = trained_scene_names(training) & {p.stem for p in scene_files(hdr_dir)}
@@ -70,7 +72,8 @@ def evaluate(hdr_dir: Path, *, weights: Path | None = None, iterations: tuple[in
     methods: dict[str, Callable[[np.ndarray], np.ndarray]] = {
         f"fhdr n={n}": converter for n, converter in converters.items()
     }
-    methods.update(BASELINES)
+    if baselines:
+        methods.update(BASELINES)
     scene_names = sorted({scene for scene, _ in views})
     # scene -> method -> metric -> one value per view
     scores = {scene: {m: {k: [] for k in METRICS} for m in methods} for scene in scene_names}

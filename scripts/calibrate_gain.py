@@ -44,14 +44,17 @@ def scaled(scale: float) -> None:
 
 scores = {}
 with tempfile.TemporaryDirectory() as tmp:
-    for scale in (float(s) for s in args.scales.split(",")):
+    for index, scale in enumerate(float(s) for s in args.scales.split(",")):
         scaled(scale)
         path = Path(tmp) / f"scale{scale}.pt"
         save_checkpoint(path, ckpt.model, ckpt.training)
-        report = evaluate(args.hdr, weights=path, iterations=(args.iterations,), views_per_scene=args.views)
+        # the baselines do not depend on the scale: scored with the first one only
+        report = evaluate(args.hdr, weights=path, iterations=(args.iterations,), views_per_scene=args.views,
+                          baselines=index == 0)
         scores[scale] = report.rows[f"fhdr n={args.iterations}"]
-        print(json.dumps({"scale": scale, **{k: round(v, 4) for k, v in scores[scale].items()},
-                          "srgb_decode_hdr_flip": round(report.rows["srgb-decode"]["hdr_flip"], 4)}), flush=True)
+        if index == 0:
+            print(json.dumps({"srgb_decode": {k: round(v, 4) for k, v in report.rows["srgb-decode"].items()}}))
+        print(json.dumps({"scale": scale, **{k: round(v, 4) for k, v in scores[scale].items()}}), flush=True)
 
 best = min(scores, key=lambda s: scores[s]["hdr_flip"])
 scaled(best)

@@ -25,7 +25,7 @@ from icc_profiles import P3_TO_REC709, p3_profile
 from fhdr_cli import __version__
 from fhdr_cli.baselines import BASELINES
 from fhdr_cli.cli import app
-from fhdr_cli.evaluate import METRICS
+from fhdr_cli.evaluate import METRICS, evaluate
 from fhdr_cli.hdr_files import read_hdr, write_hdr
 from fhdr_cli.pipeline import Converter
 from fhdr_cli.tonemap import OPERATORS
@@ -464,6 +464,13 @@ def test_evaluate_json_has_every_method_and_metric(scenes, weights_file):
         per_scene = [report["per_scene"][scene][method]["hdr_flip"] for scene in ("alpha", "beta")]
         assert row["hdr_flip"] == pytest.approx(sum(per_scene) / 2)  # one view per scene
     assert set(report["per_scene"]) == {"alpha", "beta"}
+
+
+def test_evaluate_without_baselines_scores_the_model_alone(scenes, weights_file):
+    kwargs = dict(weights=weights_file, iterations=(1,), views_per_scene=1, size=48, device="cpu")
+    alone, both = evaluate(scenes, baselines=False, **kwargs), evaluate(scenes, **kwargs)
+    assert set(alone.rows) == {"fhdr n=1"} and set(both.rows) == {"fhdr n=1", *BASELINES}
+    assert alone.rows["fhdr n=1"] == both.rows["fhdr n=1"]
 
 
 def test_evaluate_usage_errors(tmp_path, weights_file):
