@@ -16,7 +16,7 @@ from typing import Callable, Iterator
 
 from .errors import FhdrError, UsageError
 from .hdr_files import write_hdr
-from .pipeline import Converter
+from .pipeline import Converter, provenance
 from .read import LDR_EXTENSIONS, read_ldr
 
 FORMATS = ("exr", "hdr")
@@ -89,7 +89,8 @@ def run_batch(jobs: list[BatchJob], converter: Converter, *, overwrite: bool = F
                 reads[index] = None  # drop the decoded photo as soon as it is used
                 hdr = image.to_rec709(converter(image.rgb, on_tile))
                 job.dst.parent.mkdir(parents=True, exist_ok=True)
-                write = writers.submit(write_hdr, job.dst, hdr, alpha=image.alpha, half=not float32, overwrite=overwrite)
+                write = writers.submit(write_hdr, job.dst, hdr, alpha=image.alpha, half=not float32, overwrite=overwrite,
+                                       comments=provenance(job.src, converter, image))
             except Exception as exc:  # recorded in the results, never dropped
                 write = None
                 failure = BatchResult(job, "failed", describe(exc))

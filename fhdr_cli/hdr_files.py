@@ -63,6 +63,7 @@ def write_hdr(
     half: bool = True,
     compression: str = "zip",
     overwrite: bool = False,
+    comments: str = "",
 ) -> None:
     """Write linear RGB (H x W x 3) to .exr or .hdr, atomically.
 
@@ -72,6 +73,8 @@ def write_hdr(
     channel when ``alpha`` is given.
     Radiance .hdr has no alpha, so ``alpha`` is ignored there. Negatives and NaN become 0 and
     values are capped at what the file can hold (65504 in half), so no infinities are written.
+    ``comments`` (one line: how the image was made) goes into the EXR's standard "comments"
+    attribute, or a "#" line of the Radiance header.
     """
     path = Path(path)
     fmt = hdr_format(path)
@@ -82,6 +85,7 @@ def write_hdr(
         raise ValueError(f"alpha must be H x W = {rgb.shape[:2]}, got shape {np.shape(alpha)}")
     if compression not in _EXR_COMPRESSION:
         raise UsageError(f"unknown EXR compression '{compression}'; use zip or piz")
+    comments = " ".join(comments.split())  # one line: a newline would end a Radiance header line
 
     if fmt == "exr":
         dtype = np.float16 if half else np.float32
@@ -98,13 +102,19 @@ def write_hdr(
             "type": OpenEXR.scanlineimage,
             "chromaticities": REC709_CHROMATICITIES,
         }
+        if comments:
+            header["comments"] = comments
         atomic_write(path, partial(_write_exr, OpenEXR.File(header, channels)), overwrite=overwrite)
     else:
         bgr = _finite(rgb[:, :, ::-1], float(np.finfo(np.float32).max))
         ok, encoded = cv2.imencode(".hdr", bgr)
         if not ok:
             raise FhdrError(f"{path}: OpenCV could not encode a Radiance .hdr image")
-        atomic_write(path, partial(_write_bytes, encoded.tobytes()), overwrite=overwrite)
+        data = encoded.tobytes()
+        if comments:  # after the "#?RADIANCE" magic line, where readers expect comment lines
+            magic, _, rest = data.partition(b"\n")
+            data = magic + b"\n# " + comments.encode("utf-8", "replace") + b"\n" + rest
+        atomic_write(path, partial(_write_bytes, data), overwrite=overwrite)
 
 
 def _format(path: Path, verb: str) -> str:

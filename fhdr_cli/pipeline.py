@@ -19,6 +19,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from . import __version__
 from .atomic import check_writable_dir
 from .checkpoint import Checkpoint, load_checkpoint, shipped_weights_path
 from .device import available_memory, resolve_device, set_threads
@@ -26,7 +27,7 @@ from .errors import FhdrError, UsageError
 from .fused import FusedFHDR, Workspace, onednn_available
 from .hdr_files import hdr_format, write_hdr
 from .model import FHDR, receptive_radius
-from .read import read_ldr
+from .read import LdrImage, read_ldr
 from .tile import Tile, auto_tile_size, batch_tiles, crop_core, iter_windows, plan_tiles
 
 # Peak activation memory per window pixel, measured on CPU in fp32 with 4 iterations on 512-768 px
@@ -273,4 +274,18 @@ def convert_file(src: Path, dst: Path, converter: Converter, *, overwrite: bool 
         raise UsageError(f"{dst}: already exists (use --overwrite)")
     image = read_ldr(src)
     hdr = image.to_rec709(converter(image.rgb, on_tile))
-    write_hdr(dst, hdr, alpha=image.alpha, half=not float32, overwrite=overwrite)
+    write_hdr(dst, hdr, alpha=image.alpha, half=not float32, overwrite=overwrite,
+              comments=provenance(src, converter, image))
+
+
+def provenance(src: Path, converter: Converter, image: LdrImage) -> str:
+    """One line for the output file's header: what made it, from which photo, with which settings."""
+    parts = [f"fhdr {__version__} (FHDR network)", f"source {Path(src).name}", f"iterations {converter.iterations}",
+             f"weights sha256 {converter.checkpoint.sha256[:12]}"]
+    if image.profile is not None:
+        parts.append(f"colour profile {image.profile.description or 'unnamed'} converted to Rec.709")
+    if converter.wrap:
+        parts.append("360-degree wrap")
+    if converter.exposure_ev:
+        parts.append(f"exposure {converter.exposure_ev:+g} EV")
+    return "; ".join(parts)

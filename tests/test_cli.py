@@ -74,6 +74,10 @@ def exr_channels(path) -> dict[str, np.ndarray]:
     return {name: ch.pixels for name, ch in OpenEXR.File(str(path), separate_channels=True).channels().items()}
 
 
+def exr_comments(path) -> str:
+    return OpenEXR.File(str(path)).header().get("comments", "")
+
+
 def no_temp_files(folder) -> bool:
     return not [p for p in folder.rglob("*") if ".tmp" in p.name]
 
@@ -124,8 +128,10 @@ def test_convert_default_output_name_is_input_with_exr(jpg, weights_file):
 
 def test_convert_to_radiance_hdr(jpg, weights_file, photo):
     out = jpg.with_name("out.hdr")
-    ok(fhdr("convert", jpg, "-o", out, "-n", "1", weights=weights_file))
-    assert out.read_bytes().startswith(b"#?")
+    ok(fhdr("convert", jpg, "-o", out, "-n", "1", "--exposure", "-1.5", weights=weights_file))
+    assert out.read_bytes().startswith(b"#?RADIANCE\n# fhdr ")
+    assert b"; source photo.jpg; iterations 1; weights sha256 " in out.read_bytes().split(b"\n")[1]
+    assert out.read_bytes().split(b"\n")[1].endswith(b"; exposure -1.5 EV")
     assert read_hdr(out).shape == photo.shape
 
 
@@ -216,6 +222,7 @@ def test_wrap_runs_a_panorama_around_its_sides_in_convert_and_batch(tmp_path, we
     ok(fhdr("batch", tmp_path / "in", tmp_path / "out", "-n", "1", "--wrap", "--float32", weights=weights_file))
     for out in (tmp_path / "pano.exr", tmp_path / "out" / "pano.exr"):
         assert np.abs(read_hdr(out) - np.maximum(wrapped, 0)).max() <= 1e-5
+        assert exr_comments(out).endswith("; 360-degree wrap")
 
 
 def test_a_display_p3_photo_comes_out_in_rec709_from_convert_and_batch(tmp_path, weights_file, photo):
@@ -232,6 +239,9 @@ def test_a_display_p3_photo_comes_out_in_rec709_from_convert_and_batch(tmp_path,
         p3 = read_hdr(out)
         assert np.abs(p3 - expected).max() <= 3e-3 * max(1.0, float(plain.max()))
         assert np.abs(p3 - plain).max() > 0.01  # the conversion did something
+        assert "source p3.png; iterations 1;" in exr_comments(out)
+        assert "colour profile Display P3 converted to Rec.709" in exr_comments(out)
+    assert "colour profile" not in exr_comments(tmp_path / "plain.exr")
 
 
 # ---------------------------------------------------------------------------- batch

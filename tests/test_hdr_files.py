@@ -92,6 +92,22 @@ def test_chromaticities_written(tmp_path, rgb):
     np.testing.assert_allclose(stored, (0.64, 0.33, 0.30, 0.60, 0.15, 0.06, 0.3127, 0.3290), atol=1e-6)
 
 
+def test_comments_go_into_the_header_as_one_line(tmp_path, rgb):
+    exr, radiance = tmp_path / "out.exr", tmp_path / "out.hdr"
+    write_hdr(exr, rgb, comments="made by a test\nsecond line")
+    write_hdr(radiance, rgb, comments="made by a test\nsecond line")
+    assert _exr_header(exr)["comments"] == "made by a test second line"
+    assert radiance.read_bytes().startswith(b"#?RADIANCE\n# made by a test second line\nFORMAT=32-bit_rle_rgbe\n")
+    assert np.array_equal(read_hdr(radiance), _radiance_without_comments(tmp_path, rgb))
+    write_hdr(tmp_path / "plain.exr", rgb)
+    assert "comments" not in _exr_header(tmp_path / "plain.exr")
+
+
+def _radiance_without_comments(tmp_path, rgb):
+    write_hdr(tmp_path / "plain.hdr", rgb)
+    return read_hdr(tmp_path / "plain.hdr")
+
+
 def test_half_clips_instead_of_overflowing(tmp_path):
     path = tmp_path / "out.exr"
     values = np.array([[[1e6, np.inf, -3.0], [np.nan, 65504.0, 70000.0]]], np.float32)
