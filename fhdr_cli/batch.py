@@ -87,10 +87,11 @@ def run_batch(jobs: list[BatchJob], converter: Converter, *, overwrite: bool = F
                     raise UsageError(f"{job.dst}: already exists (use --overwrite or --skip-existing)")
                 image = reads[index].result()
                 reads[index] = None  # drop the decoded photo as soon as it is used
-                hdr = image.to_rec709(converter(image.rgb, on_tile))
+                hdr = converter(image.rgb, on_tile, image.rgb_to_rec709)
                 job.dst.parent.mkdir(parents=True, exist_ok=True)
                 write = writers.submit(write_hdr, job.dst, hdr, alpha=image.alpha, half=not float32, overwrite=overwrite,
-                                       comments=provenance(job.src, converter, image))
+                                       comments=provenance(job.src, converter, image),
+                                       chromaticities=converter.output_space.chromaticities)
             except Exception as exc:  # recorded in the results, never dropped
                 write = None
                 failure = BatchResult(job, "failed", describe(exc))

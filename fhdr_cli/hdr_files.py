@@ -1,6 +1,7 @@
 """Read and write scene-linear HDR images: OpenEXR (.exr) and Radiance RGBE (.hdr).
 
-Pixels are linear Rec.709/sRGB-primaries RGB. Writing goes through ``atomic_write`` so an
+Pixels are linear RGB, Rec.709/sRGB primaries unless the writer is told other chromaticities
+(which it records in the file); the reader assumes Rec.709. Writing goes through ``atomic_write`` so an
 interrupted run never leaves a truncated HDR file; reading cleans up what other tools may have
 stored (negative or non-finite values) so the rest of the pipeline can trust the numbers.
 """
@@ -18,15 +19,13 @@ import numpy as np
 import OpenEXR
 
 from fhdr_cli.atomic import atomic_write
+from fhdr_cli.colour_space import REC709
 from fhdr_cli.errors import FhdrError, InputError, UsageError
 from fhdr_cli.read import native_stderr_captured
 
 HDR_EXTENSIONS = (".exr", ".hdr")
 HALF_MAX = 65504.0  # largest finite float16; anything above would be stored as infinity
 
-# Rec.709 / sRGB primaries and D65 white as (red x, y, green x, y, blue x, y, white x, y):
-# openexr 3.5 takes and returns the "chromaticities" attribute as this flat 8-tuple.
-REC709_CHROMATICITIES = (0.64, 0.33, 0.30, 0.60, 0.15, 0.06, 0.3127, 0.3290)
 
 _EXR_MAGIC = b"\x76\x2f\x31\x01"
 _EXR_COMPRESSION = {"zip": OpenEXR.ZIP_COMPRESSION, "piz": OpenEXR.PIZ_COMPRESSION}
@@ -64,13 +63,15 @@ def write_hdr(
     compression: str = "zip",
     overwrite: bool = False,
     comments: str = "",
+    chromaticities: tuple[float, ...] = REC709.chromaticities,
 ) -> None:
     """Write linear RGB (H x W x 3) to .exr or .hdr, atomically.
 
     EXR stores half floats by default (three significant digits up to 65504: ample for
     pictures, at half the size) or float32 with ``half=False``, losslessly compressed with
-    ``compression`` ("zip" or "piz"), tagged with Rec.709 primaries and D65 white, plus an "A"
-    channel when ``alpha`` is given.
+    ``compression`` ("zip" or "piz"), tagged with ``chromaticities`` (red x, y, green x, y, blue
+    x, y, white x, y; Rec.709 and D65 by default), plus an "A" channel when ``alpha`` is given.
+    Radiance headers get a PRIMARIES line with the same eight numbers.
     Radiance .hdr has no alpha, so ``alpha`` is ignored there. Negatives and NaN become 0 and
     values are capped at what the file can hold (65504 in half), so no infinities are written.
     ``comments`` (one line: how the image was made) goes into the EXR's standard "comments"
@@ -100,7 +101,7 @@ def write_hdr(
         header = {
             "compression": _EXR_COMPRESSION[compression],
             "type": OpenEXR.scanlineimage,
-            "chromaticities": REC709_CHROMATICITIES,
+            "chromaticities": tuple(chromaticities),  # openexr 3.5 takes the flat 8-tuple
         }
         if comments:
             header["comments"] = comments
@@ -110,10 +111,12 @@ def write_hdr(
         ok, encoded = cv2.imencode(".hdr", bgr)
         if not ok:
             raise FhdrError(f"{path}: OpenCV could not encode a Radiance .hdr image")
-        data = encoded.tobytes()
-        if comments:  # after the "#?RADIANCE" magic line, where readers expect comment lines
-            magic, _, rest = data.partition(b"\n")
-            data = magic + b"\n# " + comments.encode("utf-8", "replace") + b"\n" + rest
+        # after the "#?RADIANCE" magic line, where readers expect header lines
+        magic, _, rest = encoded.tobytes().partition(b"\n")
+        lines = [magic, b"PRIMARIES=" + " ".join(f"{v:g}" for v in chromaticities).encode()]
+        if comments:
+            lines.append(b"# " + comments.encode("utf-8", "replace"))
+        data = b"\n".join([*lines, rest])
         atomic_write(path, partial(_write_bytes, data), overwrite=overwrite)
 
 

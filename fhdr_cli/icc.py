@@ -3,7 +3,8 @@
 The network expects sRGB-encoded input and returns linear light in the primaries of its input.
 So a Display P3, Adobe RGB or ProPhoto photo is (1) re-encoded per channel from its own tone
 curves to the sRGB curve (same primaries, still in [0, 1]) before the network, and (2) the
-linear output is taken to Rec.709/sRGB primaries with one 3x3 matrix. Only matrix/TRC RGB
+linear output is taken to Rec.709/sRGB primaries with one 3x3 matrix (`to_rec709`, which the
+converter applies per tile). Only matrix/TRC RGB
 profiles (what cameras, phones and editors embed) are understood; anything else parses as None
 and the photo is treated as sRGB, as before.
 """
@@ -15,34 +16,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .colour_space import REC709
+
 CURVE_SAMPLES = 16385  # tone curves are tabulated at this many evenly spaced encoded values
 _GRID = np.linspace(0.0, 1.0, CURVE_SAMPLES)
-_LOOKUP_CHUNK = 1 << 20  # pixels per step of a conversion: keeps temporaries at a few MB for any photo
+_LOOKUP_CHUNK = 1 << 20  # pixels per lookup step: keeps temporaries at a few MB for any photo
 _MAX_TAGS = 1000
 _DEVICE_CLASSES = (b"mntr", b"scnr", b"spac")  # display, input, colour space; not links etc.
 # s15Fixed16 rounding of 'para' parameters leaves dips of ~1e-6 where the pieces meet;
 # a curve dipping by more than two 16-bit code values is broken, not rounded.
 _MONOTONIC_SLACK = 2 / 65535
 _PARA_PARAM_COUNTS = {0: 1, 1: 3, 2: 4, 3: 5, 4: 7}  # function type -> g, a, b, c, d, e, f used
-
-
-def _white_xyz(x: float, y: float) -> np.ndarray:
-    return np.array([x / y, 1.0, (1.0 - x - y) / y])
-
-
-_D65 = _white_xyz(0.3127, 0.3290)
-_BRADFORD = np.array([[0.8951, 0.2664, -0.1614], [-0.7502, 1.7135, 0.0367], [0.0389, -0.0685, 1.0296]])
-
-
-def _xyz_to_rec709() -> np.ndarray:
-    """Derived from the Rec.709 primaries and D65, not copied from the usual published table:
-    that one assumes a slightly different D65 and maps ours to (1, 1, 1) only within 2e-4."""
-    primaries = np.column_stack([_white_xyz(x, y) for x, y in ((0.64, 0.33), (0.30, 0.60), (0.15, 0.06))])
-    rgb_to_xyz = primaries * np.linalg.solve(primaries, _D65)  # scale each primary so R+G+B = D65
-    return np.linalg.inv(rgb_to_xyz)
-
-
-_XYZ_TO_REC709 = _xyz_to_rec709()
 
 
 def _srgb_encode(linear: np.ndarray) -> np.ndarray:
@@ -76,18 +60,6 @@ class RgbProfile:
         for channel, curve in enumerate(self.curves):
             _lookup_in_place(pixels[:, channel], _srgb_encode(curve).astype(np.float32))
         return result
-
-    def to_rec709_in_place(self, linear: np.ndarray) -> None:
-        """Turn C-contiguous float32 ...x3 linear values in the profile's primaries into linear
-        Rec.709, a chunk at a time: a 24 MP result gets no second full-size copy. Colours outside
-        Rec.709 come out negative or above 1; they are kept for the writer to decide."""
-        if linear.dtype != np.float32 or not linear.flags.c_contiguous or linear.shape[-1:] != (3,):
-            raise ValueError(f"expected C-contiguous float32 ...x3 values, got {linear.dtype} {linear.shape}")
-        pixels = linear.reshape(-1, 3)
-        matrix = self.to_rec709.T.astype(np.float32)
-        for start in range(0, len(pixels), _LOOKUP_CHUNK):
-            chunk = pixels[start : start + _LOOKUP_CHUNK]
-            chunk[:] = chunk @ matrix
 
     @property
     def is_srgb(self) -> bool:
@@ -174,11 +146,10 @@ def _rec709_matrix(colorants: np.ndarray, chad: np.ndarray) -> np.ndarray:
     if abs(colorants[1].sum() - 1.0) > 0.01:  # the connection space's white has Y = 1
         raise ValueError("colorants do not add up to white")
     native = np.linalg.inv(chad) @ colorants
-    white_cones = _BRADFORD @ native.sum(axis=1)
-    if not (white_cones > 0).all():
+    white = native.sum(axis=1)
+    if not (white > 0).all():
         raise ValueError("implausible white point")
-    adapt_to_d65 = np.linalg.inv(_BRADFORD) @ np.diag(_BRADFORD @ _D65 / white_cones) @ _BRADFORD
-    matrix = _XYZ_TO_REC709 @ adapt_to_d65 @ native
+    matrix = REC709.from_xyz(white) @ native
     if not np.isfinite(matrix).all():
         raise ValueError("singular adaptation")
     return matrix

@@ -22,6 +22,7 @@ import torch
 from . import __version__
 from .atomic import check_writable_dir
 from .checkpoint import Checkpoint, load_checkpoint, shipped_weights_path
+from .colour_space import OUTPUT_SPACES, ColourSpace, rec709_to
 from .device import available_memory, resolve_device, set_threads
 from .errors import FhdrError, UsageError
 from .fused import FusedFHDR, Workspace, onednn_available
@@ -90,9 +91,12 @@ def preprocess(image: np.ndarray, device: torch.device | str = "cpu") -> torch.T
     return x.permute(2, 0, 1)[None].expand(-1, 3, -1, -1)  # a grey photo's one channel becomes RGB
 
 
-def postprocess(hdr: torch.Tensor, exposure_ev: float = 0.0) -> np.ndarray:
-    """(1, 3, H, W) -> HxWx3 float32 on the CPU, scaled by 2**exposure_ev."""
+def postprocess(hdr: torch.Tensor, exposure_ev: float = 0.0, colour_matrix: np.ndarray | None = None) -> np.ndarray:
+    """(1, 3, H, W) -> HxWx3 float32 on the CPU, through the 3x3 `colour_matrix` (to the output
+    colour space) and scaled by 2**exposure_ev; both on the device, a tile at a time."""
     out = hdr[0].permute(1, 2, 0).float()
+    if colour_matrix is not None:
+        out = out @ torch.from_numpy(colour_matrix.T).to(out)
     if exposure_ev:
         out = out * (2.0**exposure_ev)
     return out.cpu().numpy()
@@ -111,6 +115,7 @@ class Converter:
     exposure_ev: float = 0.0
     engine: str = "auto"  # "fused" (CPU oneDNN), "plain" (the nn.Module), or "auto" = fused where possible
     wrap: bool = False  # 360-degree panoramas: the left and right borders meet (no seam there)
+    colour_space: str = "rec709"  # of the output: a key of colour_space.OUTPUT_SPACES
     # The fused engine's activation buffers, kept for the next photo: faulting in fresh ones costs as much
     # as converting a 1 MP photo at one iteration. They carry nothing between calls (each buffer is
     # written before it is read; a test checks), and the lock keeps two threads from sharing them.
@@ -120,10 +125,13 @@ class Converter:
     @classmethod
     def load(cls, weights: Path | None = None, device: str = "auto", iterations: int = 4,
              tile: int | None = None, half: bool = False, threads: int | None = None, exposure_ev: float = 0.0,
-             memory_budget: int | None = None, engine: str = "auto", wrap: bool = False) -> "Converter":
+             memory_budget: int | None = None, engine: str = "auto", wrap: bool = False,
+             colour_space: str = "rec709") -> "Converter":
         dev = resolve_device(device)
         if engine not in ENGINES:
             raise UsageError(f"--engine must be one of {', '.join(ENGINES)}, got '{engine}'")
+        if colour_space not in OUTPUT_SPACES:
+            raise UsageError(f"--colour-space must be one of {', '.join(OUTPUT_SPACES)}, got '{colour_space}'")
         if engine == "fused" and (dev.type != "cpu" or not onednn_available()):
             raise UsageError("--engine fused runs on the CPU with oneDNN only")
         if half and dev.type != "cuda":
@@ -139,7 +147,8 @@ class Converter:
         # channels-last: the layout oneDNN and cuDNN run 3x3 convolutions fastest in
         checkpoint.model.to(dev, memory_format=torch.channels_last)
         return cls(checkpoint=checkpoint, device=dev, iterations=iterations, tile=tile, half=half,
-                   exposure_ev=exposure_ev, memory_budget=memory_budget, engine=engine, wrap=wrap)
+                   exposure_ev=exposure_ev, memory_budget=memory_budget, engine=engine, wrap=wrap,
+                   colour_space=colour_space)
 
     def __post_init__(self) -> None:
         # The fused oneDNN path is CPU float32 only; CUDA runs the plain model under cuDNN.
@@ -154,6 +163,10 @@ class Converter:
     @property
     def training(self) -> dict:
         return self.checkpoint.training
+
+    @property
+    def output_space(self) -> ColourSpace:
+        return OUTPUT_SPACES[self.colour_space]
 
     @property
     def radius(self) -> int:
@@ -195,16 +208,22 @@ class Converter:
             return tile, 0
         return tile, height * width if budget is None else budget[0] // budget[1]
 
-    def __call__(self, image: np.ndarray, on_tile: Callable[[int, int], None] | None = None) -> np.ndarray:
-        """HxW[xC] photo (uint8/uint16, or float in [0, 1]) -> HxWx3 float32 scene-linear HDR."""
+    def __call__(self, image: np.ndarray, on_tile: Callable[[int, int], None] | None = None,
+                 rgb_to_rec709: np.ndarray | None = None) -> np.ndarray:
+        """HxW[xC] photo (uint8/uint16, or float in [0, 1]) -> HxWx3 float32 scene-linear HDR in the
+        output colour space. `rgb_to_rec709`: the photo's primaries, as the 3x3 from its linear RGB to
+        Rec.709 (`LdrImage.rgb_to_rec709`, from its colour profile); None for sRGB primaries."""
         height, width = image.shape[:2]
         if min(height, width) < 2:  # the network reflect-pads by one pixel, which needs two
             grow = ((0, max(2 - height, 0)), (0, max(2 - width, 0))) + ((0, 0),) * (image.ndim - 2)
-            return self(np.pad(image, grow, mode="edge"), on_tile)[:height, :width]
+            return self(np.pad(image, grow, mode="edge"), on_tile, rgb_to_rec709)[:height, :width]
+        colour_matrix = rec709_to(self.output_space) @ (np.eye(3) if rgb_to_rec709 is None else rgb_to_rec709)
+        if np.allclose(colour_matrix, np.eye(3), rtol=0, atol=1e-9):
+            colour_matrix = None  # sRGB photo, Rec.709 output: nothing to do
         tile, batch_pixels = self._tiling(height, width)
         while True:
             try:
-                return self._convert(image, tile, batch_pixels, on_tile)
+                return self._convert(image, tile, batch_pixels, on_tile, colour_matrix)
             except torch.cuda.OutOfMemoryError:
                 torch.cuda.empty_cache()
                 if batch_pixels:
@@ -214,8 +233,8 @@ class Converter:
                 else:
                     tile //= 2
 
-    def _convert(self, image: np.ndarray, tile: int, batch_pixels: int,
-                 on_tile: Callable[[int, int], None] | None) -> np.ndarray:
+    def _convert(self, image: np.ndarray, tile: int, batch_pixels: int, on_tile: Callable[[int, int], None] | None,
+                 colour_matrix: np.ndarray | None) -> np.ndarray:
         height, width = image.shape[:2]
         out = np.empty((height, width, 3), dtype=np.float32)
         tiles = plan_tiles(height, width, tile, self.radius, self.wrap)
@@ -227,7 +246,7 @@ class Converter:
                 hdr = self._run(windows, workspace)
                 for t, window_hdr in zip(batch, hdr):
                     core = crop_core(window_hdr, t)  # only the core leaves the GPU
-                    out[t.y0 : t.y1, t.x0 : t.x1] = postprocess(core[None], self.exposure_ev)
+                    out[t.y0 : t.y1, t.x0 : t.x1] = postprocess(core[None], self.exposure_ev, colour_matrix)
                     done += 1
                     if on_tile:
                         on_tile(done, len(tiles))
@@ -259,11 +278,13 @@ class Converter:
 
 
 def convert(image: np.ndarray, *, iterations: int = 4, exposure_ev: float = 0.0, tile: int | None = None,
-            device: str = "auto", weights: Path | None = None, wrap: bool = False) -> np.ndarray:
-    """One LDR image (HxW[xC] uint8/uint16, or float in [0, 1]) -> HxWx3 float32 scene-linear HDR.
-    ``wrap=True`` for 360-degree panoramas, whose left and right borders meet."""
+            device: str = "auto", weights: Path | None = None, wrap: bool = False,
+            colour_space: str = "rec709") -> np.ndarray:
+    """One LDR image (HxW[xC] uint8/uint16, or float in [0, 1]; sRGB) -> HxWx3 float32 scene-linear HDR
+    in linear Rec.709 or ``colour_space="acescg"``. ``wrap=True`` for 360-degree panoramas, whose
+    left and right borders meet."""
     return Converter.load(weights=weights, device=device, iterations=iterations, tile=tile, exposure_ev=exposure_ev,
-                          wrap=wrap)(image)
+                          wrap=wrap, colour_space=colour_space)(image)
 
 
 def convert_file(src: Path, dst: Path, converter: Converter, *, overwrite: bool = False, float32: bool = False, on_tile: Callable[[int, int], None] | None = None) -> None:
@@ -273,9 +294,9 @@ def convert_file(src: Path, dst: Path, converter: Converter, *, overwrite: bool 
     if dst.exists() and not overwrite:
         raise UsageError(f"{dst}: already exists (use --overwrite)")
     image = read_ldr(src)
-    hdr = image.to_rec709(converter(image.rgb, on_tile))
+    hdr = converter(image.rgb, on_tile, image.rgb_to_rec709)
     write_hdr(dst, hdr, alpha=image.alpha, half=not float32, overwrite=overwrite,
-              comments=provenance(src, converter, image))
+              comments=provenance(src, converter, image), chromaticities=converter.output_space.chromaticities)
 
 
 def provenance(src: Path, converter: Converter, image: LdrImage) -> str:
@@ -283,7 +304,9 @@ def provenance(src: Path, converter: Converter, image: LdrImage) -> str:
     parts = [f"fhdr {__version__} (FHDR network)", f"source {Path(src).name}", f"iterations {converter.iterations}",
              f"weights sha256 {converter.checkpoint.sha256[:12]}"]
     if image.profile is not None:
-        parts.append(f"colour profile {image.profile.description or 'unnamed'} converted to Rec.709")
+        parts.append(f"colour profile {image.profile.description or 'unnamed'}")
+    if converter.colour_space != "rec709":
+        parts.append(f"output {converter.colour_space}")
     if converter.wrap:
         parts.append("360-degree wrap")
     if converter.exposure_ev:

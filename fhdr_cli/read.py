@@ -93,7 +93,8 @@ class LdrImage:
     """A decoded photo: sRGB-encoded RGB in [0, 1] (not linearised), optional alpha, source depth.
 
     A photo tagged with another colour profile (Display P3, Adobe RGB, ...) is re-encoded to the
-    sRGB curve in its own primaries; `to_rec709` then takes the network's linear output to Rec.709.
+    sRGB curve in its own primaries; `rgb_to_rec709` then takes the network's linear output to
+    Rec.709 (pass it to the Converter).
     """
 
     rgb: np.ndarray  # float32, H x W x 3, RGB order
@@ -101,14 +102,10 @@ class LdrImage:
     bit_depth: int  # 8 or 16: how finely the file quantised the values
     profile: RgbProfile | None = None  # the embedded colour profile, when it is not sRGB
 
-    def to_rec709(self, linear: np.ndarray) -> np.ndarray:
-        """Linear light in this photo's primaries (the network's output for `rgb`) as linear
-        Rec.709; converted in place where it can be, and returned (unchanged for sRGB photos)."""
-        if self.profile is None:
-            return linear
-        linear = np.ascontiguousarray(linear, dtype=np.float32)
-        self.profile.to_rec709_in_place(linear)
-        return linear
+    @property
+    def rgb_to_rec709(self) -> np.ndarray | None:
+        """3x3 from linear light in this photo's primaries to linear Rec.709; None: sRGB primaries."""
+        return None if self.profile is None else self.profile.to_rec709
 
 
 class _Header(NamedTuple):

@@ -25,6 +25,7 @@ from icc_profiles import P3_TO_REC709, p3_profile
 from fhdr_cli import __version__
 from fhdr_cli.baselines import BASELINES
 from fhdr_cli.cli import app
+from fhdr_cli.colour_space import ACESCG, rec709_to
 from fhdr_cli.evaluate import METRICS, evaluate
 from fhdr_cli.hdr_files import read_hdr, write_hdr
 from fhdr_cli.pipeline import Converter
@@ -129,9 +130,10 @@ def test_convert_default_output_name_is_input_with_exr(jpg, weights_file):
 def test_convert_to_radiance_hdr(jpg, weights_file, photo):
     out = jpg.with_name("out.hdr")
     ok(fhdr("convert", jpg, "-o", out, "-n", "1", "--exposure", "-1.5", weights=weights_file))
-    assert out.read_bytes().startswith(b"#?RADIANCE\n# fhdr ")
-    assert b"; source photo.jpg; iterations 1; weights sha256 " in out.read_bytes().split(b"\n")[1]
-    assert out.read_bytes().split(b"\n")[1].endswith(b"; exposure -1.5 EV")
+    magic, primaries, comments = out.read_bytes().split(b"\n")[:3]
+    assert magic == b"#?RADIANCE" and primaries == b"PRIMARIES=0.64 0.33 0.3 0.6 0.15 0.06 0.3127 0.329"
+    assert comments.startswith(b"# fhdr ") and b"; source photo.jpg; iterations 1; weights sha256 " in comments
+    assert comments.endswith(b"; exposure -1.5 EV")
     assert read_hdr(out).shape == photo.shape
 
 
@@ -204,7 +206,8 @@ def test_half_on_cpu_is_a_usage_error(jpg, weights_file):
     assert not out.exists()
 
 
-@pytest.mark.parametrize("option", [["--tile", "8"], ["--threads", "0"], ["--device", "tpu"], ["--iterations", "5"]])
+@pytest.mark.parametrize("option", [["--tile", "8"], ["--threads", "0"], ["--device", "tpu"], ["--iterations", "5"],
+                                    ["--colour-space", "srgb"]])
 def test_bad_option_values_are_usage_errors(jpg, weights_file, option):
     out = jpg.with_name("bad.exr")
     result = fhdr("convert", jpg, "-o", out, *option, weights=weights_file)
@@ -240,8 +243,27 @@ def test_a_display_p3_photo_comes_out_in_rec709_from_convert_and_batch(tmp_path,
         assert np.abs(p3 - expected).max() <= 3e-3 * max(1.0, float(plain.max()))
         assert np.abs(p3 - plain).max() > 0.01  # the conversion did something
         assert "source p3.png; iterations 1;" in exr_comments(out)
-        assert "colour profile Display P3 converted to Rec.709" in exr_comments(out)
+        assert exr_comments(out).endswith("; colour profile Display P3")
     assert "colour profile" not in exr_comments(tmp_path / "plain.exr")
+
+
+def test_acescg_output_is_converted_and_tagged_in_exr_and_radiance(jpg, weights_file):
+    ok(fhdr("convert", jpg, "-o", jpg.with_name("709.exr"), "-n", "1", "--float32", weights=weights_file))
+    ok(fhdr("convert", jpg, "-o", jpg.with_name("ap1.exr"), "-n", "1", "--float32", "--colour-space", "acescg",
+            weights=weights_file))
+    ok(fhdr("convert", jpg, "-o", jpg.with_name("ap1.hdr"), "-n", "1", "--color-space", "acescg", weights=weights_file))
+    rec709, ap1 = read_hdr(jpg.with_name("709.exr")), read_hdr(jpg.with_name("ap1.exr"))
+    np.testing.assert_allclose(ap1, rec709 @ rec709_to(ACESCG).T.astype(np.float32), rtol=1e-4, atol=1e-5)
+    header = OpenEXR.File(str(jpg.with_name("ap1.exr"))).header()
+    np.testing.assert_allclose(header["chromaticities"], ACESCG.chromaticities, atol=1e-6)
+    assert header["comments"].endswith("; output acescg")
+    primaries = jpg.with_name("ap1.hdr").read_bytes().split(b"\n")[1]
+    assert primaries == b"PRIMARIES=0.713 0.293 0.165 0.83 0.128 0.044 0.32168 0.33767"
+    ok(fhdr("batch", jpg.parent, jpg.parent / "out", "-n", "1", "--float32", "--colour-space", "acescg",
+            weights=weights_file))
+    np.testing.assert_allclose(read_hdr(jpg.parent / "out" / "photo.exr"), ap1, rtol=1e-6)
+    batch_header = OpenEXR.File(str(jpg.parent / "out" / "photo.exr")).header()
+    np.testing.assert_allclose(batch_header["chromaticities"], ACESCG.chromaticities, atol=1e-6)
 
 
 # ---------------------------------------------------------------------------- batch

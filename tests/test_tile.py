@@ -63,11 +63,11 @@ def test_cuda_out_of_memory_halves_the_tile_and_retries(weights_file, monkeypatc
     expected = converter(image)
     real_convert, tried = converter._convert, []
 
-    def runs_out_above_100_px(image, tile, batch_pixels, on_tile):
+    def runs_out_above_100_px(image, tile, batch_pixels, *rest):
         tried.append(tile)
         if tile > 100:
             raise torch.cuda.OutOfMemoryError("simulated")
-        return real_convert(image, tile, batch_pixels, on_tile)
+        return real_convert(image, tile, batch_pixels, *rest)
 
     monkeypatch.setattr(converter, "_convert", runs_out_above_100_px)
     assert np.array_equal(converter(image), expected)  # exact tiling: smaller tiles, same result
@@ -103,11 +103,11 @@ def test_cuda_out_of_memory_drops_batching_before_shrinking_tiles(weights_file, 
     converter = Converter.load(weights=weights_file, device="cpu", iterations=1, tile=16, engine="plain")
     real_convert, tried = converter._convert, []
 
-    def runs_out_when_batched(image, tile, batch_pixels, on_tile):
+    def runs_out_when_batched(image, tile, batch_pixels, *rest):
         tried.append((tile, batch_pixels > 0))
         if batch_pixels:
             raise torch.cuda.OutOfMemoryError("simulated")
-        return real_convert(image, tile, batch_pixels, on_tile)
+        return real_convert(image, tile, batch_pixels, *rest)
 
     monkeypatch.setattr(converter, "_convert", runs_out_when_batched)
     converter(np.zeros((40, 40, 3), np.uint8))
@@ -117,7 +117,7 @@ def test_cuda_out_of_memory_drops_batching_before_shrinking_tiles(weights_file, 
 def test_cuda_out_of_memory_at_the_smallest_tile_is_a_clear_error(weights_file, monkeypatch):
     converter = Converter.load(weights=weights_file, device="cpu", iterations=1, tile=128)
 
-    def always_out_of_memory(image, tile, batch_pixels, on_tile):
+    def always_out_of_memory(*args):
         raise torch.cuda.OutOfMemoryError("simulated")
 
     monkeypatch.setattr(converter, "_convert", always_out_of_memory)

@@ -81,5 +81,9 @@ Weights = Annotated[Optional[Path], typer.Option("--weights", help="FHDR checkpo
 Exposure = Annotated[float, typer.Option("--exposure", help="Shift the result by this many stops (EV).")]
 Float32 = Annotated[bool, typer.Option("--float32", help="Write 32-bit float EXR instead of half.")]
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace existing output files.")]
+ColourSpaceOption = Annotated[str, typer.Option(
+    "--colour-space", "--color-space",
+    help="Output primaries: rec709 (linear sRGB primaries, D65; games and most tools) or acescg "
+         "(ACES AP1; VFX working space). Recorded in the file.")]
 Wrap = Annotated[bool, typer.Option(
     "--wrap", help="360-degree panorama (equirectangular): its left and right edges meet, so the result has no seam there.")]

@@ -13,7 +13,10 @@ from rich.table import Table
 from ..batch import BatchResult, plan_batch, run_batch
 from ..errors import UsageError
 from ..pipeline import Converter
-from . import Device, Exposure, Float32, Half, Iterations, Memory, Overwrite, Threads, Tile, Weights, Wrap, console, err_console, report_errors
+from . import (
+    ColourSpaceOption, Device, Exposure, Float32, Half, Iterations, Memory, Overwrite, Threads,
+    Tile, Weights, Wrap, console, err_console, report_errors,
+)
 
 
 @report_errors
@@ -35,6 +38,7 @@ def batch_command(
     float32: Float32 = False,
     weights: Weights = None,
     wrap: Wrap = False,
+    colour_space: ColourSpaceOption = "rec709",
 ) -> None:
     """Convert every photo in a folder. Exit 1 if any file failed, 0 otherwise."""
     if overwrite and skip_existing:
@@ -44,7 +48,8 @@ def batch_command(
         err_console.print(f"fhdr: no JPEG/PNG files in {in_dir}", markup=False)
         return
     converter = Converter.load(weights=weights, device=device, iterations=iterations, tile=tile, half=half,
-                               threads=threads, exposure_ev=exposure, memory_budget=memory, wrap=wrap)
+                               threads=threads, exposure_ev=exposure, memory_budget=memory, wrap=wrap,
+                               colour_space=colour_space)
     results = []
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=err_console) as progress:

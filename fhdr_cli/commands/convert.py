@@ -12,7 +12,10 @@ from ..atomic import check_writable_dir
 from ..errors import UsageError
 from ..hdr_files import hdr_format
 from ..pipeline import Converter, convert_file
-from . import Device, Exposure, Float32, Half, Iterations, Memory, Overwrite, Threads, Tile, Weights, Wrap, err_console, report_errors
+from . import (
+    ColourSpaceOption, Device, Exposure, Float32, Half, Iterations, Memory, Overwrite, Threads,
+    Tile, Weights, Wrap, err_console, report_errors,
+)
 
 
 @report_errors
@@ -30,6 +33,7 @@ def convert_command(
     overwrite: Overwrite = False,
     weights: Weights = None,
     wrap: Wrap = False,
+    colour_space: ColourSpaceOption = "rec709",
 ) -> None:
     """Reconstruct a scene-linear HDR image (EXR or Radiance .hdr) from one LDR photo."""
     dst = output or src.with_suffix(".exr")
@@ -39,7 +43,8 @@ def convert_command(
     if dst.exists() and not overwrite:
         raise UsageError(f"{dst}: already exists (use --overwrite)")
     converter = Converter.load(weights=weights, device=device, iterations=iterations, tile=tile, half=half,
-                               threads=threads, exposure_ev=exposure, memory_budget=memory, wrap=wrap)
+                               threads=threads, exposure_ev=exposure, memory_budget=memory, wrap=wrap,
+                               colour_space=colour_space)
     # Not on a terminal (a log, a pipe) the transient bar would leave a stray blank line.
     with Progress(console=err_console, transient=True, disable=not err_console.is_terminal) as progress:
         task = progress.add_task(f"converting {src.name}", total=None)
