@@ -52,6 +52,12 @@ ACESCG = ColourSpace("acescg", (0.713, 0.293, 0.165, 0.830, 0.128, 0.044, 0.3216
 OUTPUT_SPACES = {space.name: space for space in (REC709, ACESCG)}
 
 
+def plausible_conversion(matrix: np.ndarray) -> bool:
+    """Real RGB spaces convert into each other with entries of a few units (ProPhoto -> Rec.709
+    about 2); huge or non-finite ones come from primaries that (nearly) coincide: not a colour space."""
+    return bool(np.isfinite(matrix).all() and np.abs(matrix).max() <= 100)
+
+
 def rec709_to(space: ColourSpace) -> np.ndarray:
     """3x3 linear Rec.709 -> linear RGB in `space` (the identity for Rec.709 itself)."""
     return space.from_xyz(REC709.white) @ REC709.to_xyz()

@@ -19,7 +19,7 @@ import numpy as np
 import OpenEXR
 
 from fhdr_cli.atomic import atomic_write
-from fhdr_cli.colour_space import REC709
+from fhdr_cli.colour_space import REC709, ColourSpace, plausible_conversion
 from fhdr_cli.errors import FhdrError, InputError, UsageError
 from fhdr_cli.read import native_stderr_captured
 
@@ -37,7 +37,9 @@ def hdr_format(path: Path) -> str:
 
 
 def read_hdr(path: Path) -> np.ndarray:
-    """Linear RGB as float32 H x W x 3 (alpha dropped), negatives and non-finite values set to 0."""
+    """Linear Rec.709 RGB as float32 H x W x 3 (alpha dropped), negatives and non-finite values set
+    to 0. Files that declare other primaries (EXR chromaticities, Radiance PRIMARIES, e.g. ACEScg)
+    are converted; unusable declarations are ignored, as most readers do."""
     path = Path(path)
     if not path.exists():
         raise UsageError(f"{path}: no such file")
@@ -45,11 +47,14 @@ def read_hdr(path: Path) -> np.ndarray:
         raise UsageError(f"{path}: is a folder, not an image")
     fmt = _format(path, "read")
     try:
-        rgb = _read_exr(path) if fmt == "exr" else _read_radiance(path)
+        rgb, chromaticities = _read_exr(path) if fmt == "exr" else _read_radiance(path)
     except OSError as exc:
         reason = os.strerror(exc.errno) if exc.errno else str(exc)
         raise InputError(f"{path}: cannot read ({reason})") from exc
     rgb = np.nan_to_num(rgb, nan=0.0, posinf=0.0, neginf=0.0)
+    to_rec709 = _to_rec709(chromaticities)
+    if to_rec709 is not None:
+        rgb = rgb @ to_rec709.T.astype(np.float32)
     np.maximum(rgb, 0.0, out=rgb)
     return rgb
 
@@ -146,8 +151,22 @@ def _write_bytes(data: bytes, tmp: Path) -> None:
         stream.write(data)
 
 
-def _read_exr(path: Path) -> np.ndarray:
-    """R, G, B (or luminance Y) of the first part, whatever their pixel types, as float32."""
+def _to_rec709(chromaticities: tuple[float, ...] | None) -> np.ndarray | None:
+    """3x3 from a file's declared primaries to Rec.709; None when they are Rec.709 or unusable."""
+    if chromaticities is None or len(chromaticities) != 8 or np.allclose(chromaticities, REC709.chromaticities, atol=1e-4):
+        return None
+    try:
+        source = ColourSpace("file", tuple(float(v) for v in chromaticities))
+        with np.errstate(all="ignore"):
+            matrix = REC709.from_xyz(source.white) @ source.to_xyz()
+    except (ValueError, ZeroDivisionError):  # LinAlgError is a ValueError
+        return None
+    return matrix if plausible_conversion(matrix) else None
+
+
+def _read_exr(path: Path) -> tuple[np.ndarray, tuple[float, ...] | None]:
+    """R, G, B (or luminance Y) of the first part, whatever their pixel types, as float32, and the
+    declared chromaticities."""
     with open(path, "rb") as stream:  # permission problems surface here as a clear OSError
         magic = stream.read(4)
     if magic != _EXR_MAGIC:
@@ -158,7 +177,9 @@ def _read_exr(path: Path) -> np.ndarray:
             # By path: OpenEXR reads a file several times faster than through a Python stream.
             # separate_channels: the default grouping into one "RGB"/"RGBA" array fails when
             # the channels' pixel types differ (say half R, float G).
-            channels = OpenEXR.File(str(path), separate_channels=True).channels()
+            image = OpenEXR.File(str(path), separate_channels=True)
+            channels = image.channels()
+            chromaticities = image.header().get("chromaticities")
         except Exception as exc:  # whatever the C++ parser throws at damaged bytes
             raise InputError(f"{path}: not an OpenEXR image (truncated or corrupt data)") from exc
     if all(name in channels for name in "RGB"):
@@ -170,10 +191,11 @@ def _read_exr(path: Path) -> np.ndarray:
         raise InputError(f"{path}: EXR has no R, G, B or Y channels (found: {found})")
     if len({plane.shape for plane in planes}) != 1:
         raise InputError(f"{path}: EXR colour channels are subsampled, which is not supported")
-    return np.stack([plane.astype(np.float32) for plane in planes], axis=-1)
+    return np.stack([plane.astype(np.float32) for plane in planes], axis=-1), chromaticities
 
 
-def _read_radiance(path: Path) -> np.ndarray:
+def _read_radiance(path: Path) -> tuple[np.ndarray, tuple[float, ...] | None]:
+    """The pixels, and the PRIMARIES the header declares (None if it declares none)."""
     data = path.read_bytes()
     with native_stderr_captured():
         try:
@@ -183,4 +205,10 @@ def _read_radiance(path: Path) -> np.ndarray:
     # imdecode sniffs the format from the bytes: insist it really was a float RGBE picture.
     if bgr is None or bgr.dtype != np.float32 or bgr.ndim != 3 or bgr.shape[2] != 3:
         raise InputError(f"{path}: not a Radiance .hdr image (truncated or corrupt data)")
-    return np.ascontiguousarray(bgr[:, :, ::-1])
+    header = data[: data.find(b"\n\n")].decode("latin-1").splitlines()
+    primaries = [line[len("PRIMARIES=") :].split() for line in header if line.startswith("PRIMARIES=")]
+    try:
+        chromaticities = tuple(float(v) for v in primaries[0]) if primaries else None
+    except ValueError:
+        chromaticities = None
+    return np.ascontiguousarray(bgr[:, :, ::-1]), chromaticities

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .colour_space import REC709
+from .colour_space import REC709, plausible_conversion
 
 CURVE_SAMPLES = 16385  # tone curves are tabulated at this many evenly spaced encoded values
 _GRID = np.linspace(0.0, 1.0, CURVE_SAMPLES)
@@ -149,9 +149,10 @@ def _rec709_matrix(colorants: np.ndarray, chad: np.ndarray) -> np.ndarray:
     white = native.sum(axis=1)
     if not (white > 0).all():
         raise ValueError("implausible white point")
-    matrix = REC709.from_xyz(white) @ native
-    if not np.isfinite(matrix).all():
-        raise ValueError("singular adaptation")
+    with np.errstate(all="ignore"):
+        matrix = REC709.from_xyz(white) @ native
+    if not plausible_conversion(matrix):
+        raise ValueError("implausible primaries")
     return matrix
 
 

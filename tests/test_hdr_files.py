@@ -109,6 +109,17 @@ def _radiance_without_comments(tmp_path, rgb):
     return read_hdr(tmp_path / "plain.hdr")
 
 
+@pytest.mark.parametrize("chromaticities", [(0.0,) * 8, (0.64, 0.33, 0.64, 0.33, 0.15, 0.06, 0.3127, 0.3290)])
+def test_unusable_declared_primaries_are_ignored(tmp_path, rgb, chromaticities):
+    exr, radiance = tmp_path / "odd.exr", tmp_path / "odd.hdr"
+    write_hdr(exr, rgb, chromaticities=chromaticities, half=False)  # all zeros; two equal primaries
+    np.testing.assert_array_equal(read_hdr(exr), np.maximum(rgb, 0))
+    write_hdr(radiance, rgb)
+    plain = read_hdr(radiance)
+    radiance.write_bytes(radiance.read_bytes().replace(b"PRIMARIES=0.64 0.33", b"PRIMARIES=x y", 1))
+    np.testing.assert_array_equal(read_hdr(radiance), plain)
+
+
 def test_half_clips_instead_of_overflowing(tmp_path):
     path = tmp_path / "out.exr"
     values = np.array([[[1e6, np.inf, -3.0], [np.nan, 65504.0, 70000.0]]], np.float32)
