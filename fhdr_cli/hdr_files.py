@@ -161,7 +161,10 @@ def _to_rec709(chromaticities: tuple[float, ...] | None) -> np.ndarray | None:
             matrix = REC709.from_xyz(source.white) @ source.to_xyz()
     except (ValueError, ZeroDivisionError):  # LinAlgError is a ValueError
         return None
-    return matrix if plausible_conversion(matrix) else None
+    # Blender, for one, declares Rec.709 adapted to a D50 white: the same colours, nothing to do
+    if not plausible_conversion(matrix) or np.allclose(matrix, np.eye(3), rtol=0, atol=1e-3):
+        return None
+    return matrix
 
 
 def _read_exr(path: Path) -> tuple[np.ndarray, tuple[float, ...] | None]:
