@@ -16,7 +16,7 @@ from typing import Callable, Iterator
 
 from .errors import FhdrError, UsageError
 from .hdr_files import write_hdr
-from .pipeline import Converter, provenance
+from .pipeline import Converter, file_description
 from .read import LDR_EXTENSIONS, read_ldr
 
 FORMATS = ("exr", "hdr")
@@ -90,8 +90,7 @@ def run_batch(jobs: list[BatchJob], converter: Converter, *, overwrite: bool = F
                 hdr = converter(image.rgb, on_tile, image.rgb_to_rec709)
                 job.dst.parent.mkdir(parents=True, exist_ok=True)
                 write = writers.submit(write_hdr, job.dst, hdr, alpha=image.alpha, half=not float32, overwrite=overwrite,
-                                       comments=provenance(job.src, converter, image),
-                                       chromaticities=converter.output_space.chromaticities)
+                                       **file_description(job.src, converter, image))
             except Exception as exc:  # recorded in the results, never dropped
                 write = None
                 failure = BatchResult(job, "failed", describe(exc))

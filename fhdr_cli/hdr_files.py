@@ -1,8 +1,8 @@
 """Read and write scene-linear HDR images: OpenEXR (.exr) and Radiance RGBE (.hdr).
 
-Pixels are linear RGB, Rec.709/sRGB primaries unless the writer is told other chromaticities
-(which it records in the file); the reader assumes Rec.709. Writing goes through ``atomic_write`` so an
-interrupted run never leaves a truncated HDR file; reading cleans up what other tools may have
+Pixels are linear RGB in Rec.709/sRGB primaries: the writer records other chromaticities when told
+them, and the reader converts files that declare other ones. Writing goes through ``atomic_write`` so
+an interrupted run never leaves a truncated HDR file; reading cleans up what other tools may have
 stored (negative or non-finite values) so the rest of the pipeline can trust the numbers.
 """
 

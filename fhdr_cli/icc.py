@@ -15,7 +15,9 @@ import struct
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
+from .color import linear_to_srgb
 from .colour_space import REC709, plausible_conversion
 
 CURVE_SAMPLES = 16385  # tone curves are tabulated at this many evenly spaced encoded values
@@ -30,9 +32,8 @@ _PARA_PARAM_COUNTS = {0: 1, 1: 3, 2: 4, 3: 5, 4: 7}  # function type -> g, a, b,
 
 
 def _srgb_encode(linear: np.ndarray) -> np.ndarray:
-    """IEC 61966-2-1 encoding of linear values, clipped to [0, 1]."""
-    linear = np.clip(linear, 0.0, 1.0)
-    return np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * linear ** (1 / 2.4) - 0.055)
+    """The sRGB encoding of a tabulated curve (color.py's, on float64 values clipped to [0, 1])."""
+    return linear_to_srgb(torch.from_numpy(linear)).numpy()
 
 
 @dataclass(frozen=True, eq=False)  # eq=False: == on array fields would be ambiguous

@@ -296,11 +296,12 @@ def convert_file(src: Path, dst: Path, converter: Converter, *, overwrite: bool 
     image = read_ldr(src)
     hdr = converter(image.rgb, on_tile, image.rgb_to_rec709)
     write_hdr(dst, hdr, alpha=image.alpha, half=not float32, overwrite=overwrite,
-              comments=provenance(src, converter, image), chromaticities=converter.output_space.chromaticities)
+              **file_description(src, converter, image))
 
 
-def provenance(src: Path, converter: Converter, image: LdrImage) -> str:
-    """One line for the output file's header: what made it, from which photo, with which settings."""
+def file_description(src: Path, converter: Converter, image: LdrImage) -> dict:
+    """`write_hdr`'s keyword arguments that describe the result: its primaries, and one line saying
+    what made it, from which photo, with which settings."""
     parts = [f"fhdr {__version__} (FHDR network)", f"source {Path(src).name}", f"iterations {converter.iterations}",
              f"weights sha256 {converter.checkpoint.sha256[:12]}"]
     if image.profile is not None:
@@ -311,4 +312,4 @@ def provenance(src: Path, converter: Converter, image: LdrImage) -> str:
         parts.append("360-degree wrap")
     if converter.exposure_ev:
         parts.append(f"exposure {converter.exposure_ev:+g} EV")
-    return "; ".join(parts)
+    return {"chromaticities": converter.output_space.chromaticities, "comments": "; ".join(parts)}
