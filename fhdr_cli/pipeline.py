@@ -287,12 +287,17 @@ def convert(image: np.ndarray, *, iterations: int = 4, exposure_ev: float = 0.0,
                           wrap=wrap, colour_space=colour_space)(image)
 
 
-def convert_file(src: Path, dst: Path, converter: Converter, *, overwrite: bool = False, float32: bool = False, on_tile: Callable[[int, int], None] | None = None) -> None:
-    """read -> model -> write for one file. The output appears whole or not at all."""
+def convert_file(src: Path | str, dst: Path | str, converter: Converter | None = None, *, overwrite: bool = False,
+                 float32: bool = False, on_tile: Callable[[int, int], None] | None = None) -> None:
+    """read -> model -> write for one file, as `fhdr convert` does it (orientation, colour profile,
+    output colour space, file description); `converter` defaults to the shipped weights at 4
+    iterations. The output appears whole or not at all."""
+    src, dst = Path(src), Path(dst)
     hdr_format(dst)  # fail on a bad output extension before spending minutes on the model
     check_writable_dir(dst)
     if dst.exists() and not overwrite:
         raise UsageError(f"{dst}: already exists (use --overwrite)")
+    converter = converter or Converter.load()
     image = read_ldr(src)
     hdr = converter(image.rgb, on_tile, image.rgb_to_rec709)
     write_hdr(dst, hdr, alpha=image.alpha, half=not float32, overwrite=overwrite,

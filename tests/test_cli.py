@@ -22,10 +22,12 @@ from typer.testing import CliRunner
 from conftest import png_chunk
 from icc_profiles import P3_TO_REC709, p3_profile
 
+import fhdr_cli
 from fhdr_cli import __version__
 from fhdr_cli.baselines import BASELINES
 from fhdr_cli.cli import app
 from fhdr_cli.colour_space import ACESCG, rec709_to
+from fhdr_cli.errors import UsageError
 from fhdr_cli.evaluate import METRICS, evaluate
 from fhdr_cli.hdr_files import read_hdr, write_hdr
 from fhdr_cli.pipeline import Converter
@@ -622,3 +624,16 @@ def test_memory_sizes_use_binary_units(text, size):
     from fhdr_cli.commands import _memory_bytes
 
     assert _memory_bytes(text) == size
+
+
+def test_python_api_convert_file_does_what_the_cli_does(tmp_path, weights_file, photo):
+    png = cv2.imencode(".png", photo[:, :, ::-1])[1].tobytes()
+    (tmp_path / "p3.png").write_bytes(png[:33] + png_chunk(b"iCCP", b"P3\0\0" + zlib.compress(p3_profile())) + png[33:])
+    ok(fhdr("convert", tmp_path / "p3.png", "-o", tmp_path / "cli.exr", "-n", "1", "--colour-space", "acescg",
+            weights=weights_file))
+    converter = fhdr_cli.Converter.load(weights=weights_file, iterations=1, colour_space="acescg")
+    fhdr_cli.convert_file(str(tmp_path / "p3.png"), str(tmp_path / "api.exr"), converter)  # plain strings work
+    assert np.array_equal(read_hdr(tmp_path / "api.exr"), read_hdr(tmp_path / "cli.exr"))
+    assert exr_comments(tmp_path / "api.exr") == exr_comments(tmp_path / "cli.exr")
+    with pytest.raises(UsageError, match="already exists"):
+        fhdr_cli.convert_file(tmp_path / "p3.png", tmp_path / "api.exr", converter)
