@@ -52,10 +52,15 @@ ACESCG = ColourSpace("acescg", (0.713, 0.293, 0.165, 0.830, 0.128, 0.044, 0.3216
 OUTPUT_SPACES = {space.name: space for space in (REC709, ACESCG)}
 
 
-def plausible_conversion(matrix: np.ndarray) -> bool:
-    """Real RGB spaces convert into each other with entries of a few units (ProPhoto -> Rec.709
-    about 2); huge or non-finite ones come from primaries that (nearly) coincide: not a colour space."""
-    return bool(np.isfinite(matrix).all() and np.abs(matrix).max() <= 100)
+def to_rec709(rgb_to_xyz: np.ndarray) -> np.ndarray:
+    """3x3 linear RGB -> linear Rec.709 for a space given by its RGB -> XYZ matrix, whose white is
+    what RGB (1, 1, 1) maps to (Bradford-adapted to D65). Raises ValueError for primaries that
+    (nearly) coincide: real spaces convert into Rec.709 with entries of a few units (ProPhoto about 2)."""
+    with np.errstate(all="ignore"):
+        matrix = REC709.from_xyz(rgb_to_xyz.sum(axis=1)) @ rgb_to_xyz
+    if not (np.isfinite(matrix).all() and np.abs(matrix).max() <= 100):
+        raise ValueError("implausible primaries")
+    return matrix
 
 
 def rec709_to(space: ColourSpace) -> np.ndarray:

@@ -19,7 +19,7 @@ import numpy as np
 import OpenEXR
 
 from fhdr_cli.atomic import atomic_write
-from fhdr_cli.colour_space import REC709, ColourSpace, plausible_conversion
+from fhdr_cli.colour_space import REC709, ColourSpace, to_rec709
 from fhdr_cli.errors import FhdrError, InputError, UsageError
 from fhdr_cli.read import native_stderr_captured
 
@@ -156,15 +156,12 @@ def _to_rec709(chromaticities: tuple[float, ...] | None) -> np.ndarray | None:
     if chromaticities is None or len(chromaticities) != 8 or np.allclose(chromaticities, REC709.chromaticities, atol=1e-4):
         return None
     try:
-        source = ColourSpace("file", tuple(float(v) for v in chromaticities))
         with np.errstate(all="ignore"):
-            matrix = REC709.from_xyz(source.white) @ source.to_xyz()
+            matrix = to_rec709(ColourSpace("file", tuple(float(v) for v in chromaticities)).to_xyz())
     except (ValueError, ZeroDivisionError):  # LinAlgError is a ValueError
         return None
     # Blender, for one, declares Rec.709 adapted to a D50 white: the same colours, nothing to do
-    if not plausible_conversion(matrix) or np.allclose(matrix, np.eye(3), rtol=0, atol=1e-3):
-        return None
-    return matrix
+    return None if np.allclose(matrix, np.eye(3), rtol=0, atol=1e-3) else matrix
 
 
 def _read_exr(path: Path) -> tuple[np.ndarray, tuple[float, ...] | None]:

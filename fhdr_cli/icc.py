@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from .color import linear_to_srgb
-from .colour_space import REC709, plausible_conversion
+from .colour_space import to_rec709
 
 CURVE_SAMPLES = 16385  # tone curves are tabulated at this many evenly spaced encoded values
 _GRID = np.linspace(0.0, 1.0, CURVE_SAMPLES)
@@ -147,14 +147,9 @@ def _rec709_matrix(colorants: np.ndarray, chad: np.ndarray) -> np.ndarray:
     if abs(colorants[1].sum() - 1.0) > 0.01:  # the connection space's white has Y = 1
         raise ValueError("colorants do not add up to white")
     native = np.linalg.inv(chad) @ colorants
-    white = native.sum(axis=1)
-    if not (white > 0).all():
+    if not (native.sum(axis=1) > 0).all():
         raise ValueError("implausible white point")
-    with np.errstate(all="ignore"):
-        matrix = REC709.from_xyz(white) @ native
-    if not plausible_conversion(matrix):
-        raise ValueError("implausible primaries")
-    return matrix
+    return to_rec709(native)
 
 
 def _curve(tag: memoryview) -> np.ndarray:
