@@ -69,6 +69,7 @@ def write_hdr(
     overwrite: bool = False,
     comments: str = "",
     chromaticities: tuple[float, ...] = REC709.chromaticities,
+    capture: dict[str, float | str] | None = None,
 ) -> None:
     """Write linear RGB (H x W x 3) to .exr or .hdr, atomically.
 
@@ -80,7 +81,8 @@ def write_hdr(
     Radiance .hdr has no alpha, so ``alpha`` is ignored there. Negatives and NaN become 0 and
     values are capped at what the file can hold (65504 in half), so no infinities are written.
     ``comments`` (one line: how the image was made) goes into the EXR's standard "comments"
-    attribute, or a "#" line of the Radiance header.
+    attribute, or a "#" line of the Radiance header. ``capture`` (OpenEXR's standard expTime,
+    aperture, isoSpeed, capDate, as `read_ldr` finds them in EXIF) goes into the EXR header only.
     """
     path = Path(path)
     fmt = hdr_format(path)
@@ -110,6 +112,7 @@ def write_hdr(
         }
         if comments:
             header["comments"] = comments
+        header.update(capture or {})
         atomic_write(path, partial(_write_exr, OpenEXR.File(header, channels)), overwrite=overwrite)
     else:
         bgr = _finite(rgb[:, :, ::-1], float(np.finfo(np.float32).max))

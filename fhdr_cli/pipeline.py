@@ -305,8 +305,8 @@ def convert_file(src: Path | str, dst: Path | str, converter: Converter | None =
 
 
 def file_description(src: Path, converter: Converter, image: LdrImage) -> dict:
-    """`write_hdr`'s keyword arguments that describe the result: its primaries, and one line saying
-    what made it, from which photo, with which settings."""
+    """`write_hdr`'s keyword arguments that describe the result: its primaries, the photo's exposure
+    settings, and one line saying what made it, from which photo, with which settings."""
     parts = [f"fhdr {__version__} (FHDR network)", f"source {Path(src).name}", f"iterations {converter.iterations}",
              f"weights sha256 {converter.checkpoint.sha256[:12]}"]
     if image.profile is not None:
@@ -317,4 +317,5 @@ def file_description(src: Path, converter: Converter, image: LdrImage) -> dict:
         parts.append("360-degree wrap")
     if converter.exposure_ev:
         parts.append(f"exposure {converter.exposure_ev:+g} EV")
-    return {"chromaticities": converter.output_space.chromaticities, "comments": "; ".join(parts)}
+    return {"chromaticities": converter.output_space.chromaticities, "comments": "; ".join(parts),
+            "capture": image.capture}

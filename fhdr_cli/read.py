@@ -17,7 +17,7 @@ import threading
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 
 from fhdr_cli.errors import InputError, UsageError
+from fhdr_cli.exif import Exif, parse_exif
 from fhdr_cli.icc import RgbProfile, parse_icc
 
 LDR_EXTENSIONS = (".jpg", ".jpeg", ".png")
@@ -72,8 +73,6 @@ _MAX_CAPTURED = 1 << 16
 # File descriptor 2 belongs to the whole process: one capture at a time, or two threads would
 # restore each other's redirections and lose stderr for good.
 _STDERR_LOCK = threading.RLock()
-_EXIF_ORIENTATION_TAG = 0x0112
-_TIFF_SHORT = 3
 
 # EXIF orientation -> how to turn the stored pixels (rows, columns, ...) into the picture as shot.
 _ORIENT: dict[int, Callable[[np.ndarray], np.ndarray]] = {
@@ -101,6 +100,7 @@ class LdrImage:
     alpha: np.ndarray | None  # float32, H x W, or None when the file has no alpha
     bit_depth: int  # 8 or 16: how finely the file quantised the values
     profile: RgbProfile | None = None  # the embedded colour profile, when it is not sRGB
+    capture: dict[str, float | str] = field(default_factory=dict)  # exposure settings from EXIF (see exif.py)
 
     @property
     def rgb_to_rec709(self) -> np.ndarray | None:
@@ -111,7 +111,7 @@ class LdrImage:
 class _Header(NamedTuple):
     width: int
     height: int
-    orientation: int
+    exif: Exif
     most_pixels: int = 0  # the most pixels bytes this many can genuinely encode (0: no bound)
     repairs: tuple[tuple[int, int, bytes], ...] = ()  # (start, end, new bytes): see _JPEG_HARMLESS_WARNING
     icc: bytes = b""  # the embedded ICC colour profile, if any
@@ -140,7 +140,8 @@ def decode_ldr(data: bytes, name: str, max_pixels: int = MAX_PIXELS) -> LdrImage
 
     ``name`` only labels error messages. The size is checked against ``max_pixels`` from the
     header, before decoding, so a tiny file declaring a gigantic image costs nothing. EXIF
-    orientation (JPEG APP1, PNG eXIf) is applied; unusable orientation data is ignored. An
+    orientation (JPEG APP1, PNG eXIf) is applied and its exposure settings kept in `capture`;
+    unusable EXIF data is ignored. An
     embedded matrix/curve RGB colour profile (JPEG APP2, PNG iCCP) is applied (see LdrImage);
     one that cannot be applied is ignored, as most viewers do, and the photo read as sRGB.
     """
@@ -200,7 +201,7 @@ def decode_ldr(data: bytes, name: str, max_pixels: int = MAX_PIXELS) -> LdrImage
     else:
         raise InputError(f"{name}: unsupported {channels}-channel image")
 
-    orient = _ORIENT[header.orientation]
+    orient = _ORIENT[header.exif.orientation]
     rgb = orient(colour).astype(np.float32, order="C")
     rgb /= full_scale
     alpha = None
@@ -209,8 +210,9 @@ def decode_ldr(data: bytes, name: str, max_pixels: int = MAX_PIXELS) -> LdrImage
         alpha /= full_scale
     profile = parse_icc(header.icc) if header.icc else None
     if profile is None or profile.is_srgb:
-        return LdrImage(rgb=rgb, alpha=alpha, bit_depth=bit_depth)
-    return LdrImage(rgb=profile.to_srgb_encoding(rgb), alpha=alpha, bit_depth=bit_depth, profile=profile)
+        return LdrImage(rgb=rgb, alpha=alpha, bit_depth=bit_depth, capture=dict(header.exif.capture))
+    return LdrImage(rgb=profile.to_srgb_encoding(rgb), alpha=alpha, bit_depth=bit_depth, profile=profile,
+                    capture=dict(header.exif.capture))
 
 
 @contextmanager
@@ -293,7 +295,7 @@ def _png_header(data: bytes, name: str) -> _Header:
     if data[8:16] != b"\x00\x00\x00\x0dIHDR" or len(data) < 33:
         raise _corrupt(name)
     width, height = struct.unpack(">II", data[16:24])
-    orientation = 1
+    exif = Exif()
     icc = b""
     pos = 8
     while True:
@@ -305,11 +307,11 @@ def _png_header(data: bytes, name: str) -> _Header:
             raise _corrupt(name)
         if kind == b"eXIf":
             tiff = data[pos + 8 : pos + 8 + length]
-            orientation = _exif_orientation(tiff.removeprefix(b"Exif\0\0"))
+            exif = parse_exif(tiff.removeprefix(b"Exif\0\0"))
         elif kind == b"iCCP":
             icc = _png_icc(data[pos + 8 : pos + 8 + length])
         elif kind == b"IEND":
-            return _Header(width, height, orientation, icc=icc)
+            return _Header(width, height, exif, icc=icc)
         pos += 12 + length
 
 
@@ -324,7 +326,7 @@ def _jpeg_header(data: bytes, name: str) -> _Header:
     sampling: dict[int, tuple[int, int]] = {}  # component id -> (horizontal, vertical) factors
     restart_interval = 0
     arithmetic = False
-    orientation = 1
+    exif = Exif()
     seen_exif = False
     icc_pieces: dict[int, bytes] = {}  # sequence number -> piece
     repairs: list[tuple[int, int, bytes]] = []
@@ -369,7 +371,7 @@ def _jpeg_header(data: bytes, name: str) -> _Header:
             adobe_transform_at = pos + 13
         elif marker == _JPEG_APP1 and not seen_exif and segment.startswith(b"Exif\0\0"):
             seen_exif = True
-            orientation = _exif_orientation(segment[6:])
+            exif = parse_exif(segment[6:])
         elif marker == _JPEG_APP2 and segment.startswith(_JPEG_ICC) and len(segment) > len(_JPEG_ICC) + 2:
             icc_pieces.setdefault(segment[len(_JPEG_ICC)], segment[len(_JPEG_ICC) + 2 :])
         elif marker == _JPEG_SOS:
@@ -387,7 +389,7 @@ def _jpeg_header(data: bytes, name: str) -> _Header:
             most_pixels = 0 if arithmetic else len(data) * _JPEG_MIN_PIXELS_PER_BYTE
             numbers = range(1, len(icc_pieces) + 1)  # pieces count from 1; with one missing there is no profile
             icc = b"".join(icc_pieces[i] for i in numbers) if icc_pieces.keys() == set(numbers) else b""
-            return _Header(size[0], size[1], orientation, most_pixels, tuple(sorted(repairs)), icc)
+            return _Header(size[0], size[1], exif, most_pixels, tuple(sorted(repairs)), icc)
         pos += length
 
 
@@ -429,27 +431,3 @@ def _missing_restarts(data: bytes, start: int, sos: bytes, size: tuple[int, int]
     end = _JPEG_MARKER_NOT_RST.search(data, start)
     found = len(_JPEG_RST.findall(data, start, end.start() if end else len(data)))
     return found < ceil(mcus, interval) - 1
-
-
-def _exif_orientation(tiff: bytes) -> int:
-    """The orientation tag (1-8) from EXIF's TIFF structure; 1 (as stored) if absent or malformed."""
-    if tiff[:4] == b"II*\0":
-        order = "<"
-    elif tiff[:4] == b"MM\0*":
-        order = ">"
-    else:
-        return 1
-    if len(tiff) < 8:
-        return 1
-    (ifd,) = struct.unpack(order + "I", tiff[4:8])
-    if ifd + 2 > len(tiff):
-        return 1
-    (count,) = struct.unpack(order + "H", tiff[ifd : ifd + 2])
-    for entry in range(ifd + 2, ifd + 2 + 12 * count, 12):
-        if entry + 12 > len(tiff):
-            break
-        tag, kind, _ = struct.unpack(order + "HHI", tiff[entry : entry + 8])
-        if tag == _EXIF_ORIENTATION_TAG and kind == _TIFF_SHORT:
-            (value,) = struct.unpack(order + "H", tiff[entry + 8 : entry + 10])
-            return value if value in _ORIENT else 1
-    return 1
