@@ -288,10 +288,10 @@ def convert(image: np.ndarray, *, iterations: int = 4, exposure_ev: float = 0.0,
 
 
 def convert_file(src: Path | str, dst: Path | str, converter: Converter | None = None, *, overwrite: bool = False,
-                 float32: bool = False, on_tile: Callable[[int, int], None] | None = None) -> None:
+                 float32: bool = False, on_tile: Callable[[int, int], None] | None = None) -> LdrImage:
     """read -> model -> write for one file, as `fhdr convert` does it (orientation, colour profile,
     output colour space, file description); `converter` defaults to the shipped weights at 4
-    iterations. The output appears whole or not at all."""
+    iterations. The output appears whole or not at all. Returns the photo as read, for reports."""
     src, dst = Path(src), Path(dst)
     hdr_format(dst)  # fail on a bad output extension before spending minutes on the model
     check_writable_dir(dst)
@@ -302,6 +302,20 @@ def convert_file(src: Path | str, dst: Path | str, converter: Converter | None =
     hdr = converter(image.rgb, on_tile, image.rgb_to_rec709)
     write_hdr(dst, hdr, alpha=image.alpha, half=not float32, overwrite=overwrite,
               **file_description(src, converter, image))
+    return image
+
+
+def looks_like_panorama(rgb: np.ndarray, columns: int = 8) -> bool:
+    """A 2:1 image whose first and last columns differ no more than neighbouring columns near them
+    do: probably a 360-degree panorama, which `wrap` converts without a seam."""
+    height, width = rgb.shape[:2]
+    if width != 2 * height or width < 2 * columns:
+        return False
+    edges = np.concatenate([rgb[:, :columns], rgb[:, -columns:]], axis=1).astype(np.float32)
+    neighbours = np.abs(np.diff(edges, axis=1))
+    neighbours[:, columns - 1] = np.nan  # the seam itself sits between the two halves
+    seam = np.abs(edges[:, 0] - edges[:, -1]).mean()
+    return bool(seam <= 2 * np.nanmean(neighbours) + 1 / 255)
 
 
 def file_description(src: Path, converter: Converter, image: LdrImage) -> dict:

@@ -272,6 +272,21 @@ def test_acescg_output_is_converted_and_tagged_in_exr_and_radiance(jpg, weights_
     np.testing.assert_allclose(batch_header["chromaticities"], ACESCG.chromaticities, atol=1e-6)
 
 
+def test_convert_suggests_wrap_for_what_looks_like_a_panorama(tmp_path, weights_file):
+    x = np.arange(64) / 64
+    around = np.broadcast_to((127 + 100 * np.sin(2 * np.pi * x))[None, :, None], (32, 64, 3)).astype(np.uint8)
+    ramp = np.broadcast_to((x * 255)[None, :, None], (32, 64, 3)).astype(np.uint8)  # its sides do not meet
+    for name, image in (("around.png", around), ("ramp.png", ramp)):
+        write_photo(tmp_path / name, np.ascontiguousarray(image))
+    hinted = fhdr("convert", tmp_path / "around.png", "-n", "1", weights=weights_file)
+    ok(hinted)
+    assert "note: around.png looks like a 360-degree panorama" in err(hinted) and "--wrap" in err(hinted)
+    for args in (("around.png", "--wrap", "--overwrite"), ("ramp.png",)):
+        quiet = fhdr("convert", tmp_path / args[0], "-n", "1", *args[1:], weights=weights_file)
+        ok(quiet)
+        assert "note:" not in err(quiet)
+
+
 # ---------------------------------------------------------------------------- batch
 
 
