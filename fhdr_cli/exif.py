@@ -99,12 +99,12 @@ def _number(tiff: bytes, order: str, entry: _Entry | None, kind: int) -> float |
     """The first value of a SHORT, LONG or RATIONAL entry of the expected type, or None."""
     if entry is None or entry[0] != kind or entry[1] < 1:
         return None
-    first = (kind, 1, entry[2])
+    data = _data(tiff, order, entry)  # where all the values are decides where the first one is
     if kind == _RATIONAL:
-        numerator, denominator = struct.unpack(order + "II", _data(tiff, order, first))
+        numerator, denominator = struct.unpack_from(order + "II", data)
         value = numerator / denominator if denominator else math.nan
         return value if math.isfinite(value) else None
-    return struct.unpack(order + ("H" if kind == _SHORT else "I"), _data(tiff, order, first))[0]
+    return struct.unpack_from(order + ("H" if kind == _SHORT else "I"), data)[0]
 
 
 def _ascii(tiff: bytes, order: str, entry: _Entry | None) -> str | None:

@@ -49,6 +49,15 @@ def test_implausible_values_are_dropped_alone(damage, lost):
     assert exif.orientation == 6 and set(exif.capture) == set(CAPTURE) - {lost}
 
 
+def test_a_value_list_too_long_to_stand_inline_is_read_at_its_offset():
+    tiff = exif_tiff()
+    iso_entry = tiff.index(struct.pack("<HHI", 0x8827, 3, 1))
+    values_at = len(tiff)  # three ISO values (6 bytes) do not fit in the entry: they go after the data
+    tiff = (tiff[:iso_entry] + struct.pack("<HHII", 0x8827, 3, 3, values_at) + tiff[iso_entry + 12 :]
+            + struct.pack("<HHH", 800, 800, 800))
+    assert parse_exif(tiff).capture["isoSpeed"] == 800
+
+
 def test_broken_structures_give_what_is_known():
     assert parse_exif(exif_tiff(exif_pointer=10_000)) == Exif(6, {})  # Exif IFD outside the data
     assert parse_exif(exif_tiff(orientation=9)).orientation == 1
