@@ -4,9 +4,9 @@ The network expects sRGB-encoded input and returns linear light in the primaries
 So a Display P3, Adobe RGB or ProPhoto photo is (1) re-encoded per channel from its own tone
 curves to the sRGB curve (same primaries, still in [0, 1]) before the network, and (2) the
 linear output is taken to Rec.709/sRGB primaries with one 3x3 matrix (`to_rec709`, which the
-converter applies per tile). Only matrix/TRC RGB
-profiles (what cameras, phones and editors embed) are understood; anything else parses as None
-and the photo is treated as sRGB, as before.
+converter applies per tile). Only matrix/TRC RGB profiles (what cameras, phones and editors embed)
+and grey profiles with a tone curve (e.g. "Gray Gamma 2.2") are understood; anything else parses as
+None and the photo is treated as sRGB, as before.
 """
 
 from __future__ import annotations
@@ -102,15 +102,20 @@ def _parse(data: bytes) -> RgbProfile:
         raise ValueError("truncated profile")
     header = bytes(data[:40])
     if (header[36:40] != b"acsp" or header[8] not in (2, 4) or header[12:16] not in _DEVICE_CLASSES
-            or header[16:20] != b"RGB " or header[20:24] != b"XYZ "):
-        raise ValueError("not an RGB profile with an XYZ connection space")
+            or header[16:20] not in (b"RGB ", b"GRAY") or header[20:24] != b"XYZ "):
+        raise ValueError("not an RGB or grey profile with an XYZ connection space")
     tags = _tag_table(data)
+    description = _description(tags[b"desc"]) if b"desc" in tags else ""
+    if header[16:20] == b"GRAY":  # one tone curve; grey stays neutral in any output space
+        if b"kTRC" not in tags:
+            raise ValueError("no grey tone curve")
+        grey = _curve(tags[b"kTRC"])
+        return RgbProfile(description, np.eye(3), (grey, grey, grey))
     if not {b"rXYZ", b"gXYZ", b"bXYZ", b"rTRC", b"gTRC", b"bTRC"} <= tags.keys():
         raise ValueError("no matrix/TRC tags")
     colorants = np.column_stack([_s15fixed16(tags[sig], b"XYZ ", 3) for sig in (b"rXYZ", b"gXYZ", b"bXYZ")])
     chad = _s15fixed16(tags[b"chad"], b"sf32", 9).reshape(3, 3) if b"chad" in tags else np.eye(3)
     curves = (_curve(tags[b"rTRC"]), _curve(tags[b"gTRC"]), _curve(tags[b"bTRC"]))
-    description = _description(tags[b"desc"]) if b"desc" in tags else ""
     return RgbProfile(description, _rec709_matrix(colorants, chad), curves)
 
 

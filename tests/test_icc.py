@@ -160,10 +160,20 @@ def _gamma_22(colorants=SRGB_COLORANTS, chad=None, **header) -> bytes:
     return build_profile(rgb_tags(colorants, gamma_tag(2.2), desc_tag("gamma 2.2"), chad), **header)
 
 
+def test_grey_profile_re_encodes_its_one_curve_and_stays_neutral():
+    tags = {b"desc": desc_tag("Gray Gamma 2.2"), b"kTRC": gamma_tag(2.2)}
+    profile = parse(build_profile(tags, colour_space=b"GRAY"))
+    assert profile.description == "Gray Gamma 2.2" and not profile.is_srgb
+    np.testing.assert_array_equal(profile.to_rec709, np.eye(3))
+    values = np.full((2, 2, 3), 0.5, np.float32)
+    np.testing.assert_allclose(profile.to_srgb_encoding(values), srgb_encode(0.5 ** (563 / 256)), atol=1e-3)
+
+
 UNUSABLE = {
     "cmyk": _gamma_22(colour_space=b"CMYK"),
     "lab data": _gamma_22(colour_space=b"Lab "),
     "lab pcs": _gamma_22(pcs=b"Lab "),
+    "grey without kTRC": _gamma_22(colour_space=b"GRAY"),
     "device link": _gamma_22(device_class=b"link"),
     "version 5": _gamma_22(version=5),
     "lut only": build_profile({b"desc": desc_tag("lut"), b"A2B0": b"mft2" + bytes(60)}),

@@ -10,7 +10,9 @@ import pytest
 
 from fhdr_cli.errors import InputError, UsageError
 from conftest import encode, handmade_png, png_chunk
-from icc_profiles import ADOBE_GAMMA, P3_TO_REC709, adobe_profile, p3_profile, srgb_encode, srgb_profile
+from icc_profiles import (
+    ADOBE_GAMMA, P3_TO_REC709, adobe_profile, build_profile, desc_tag, gamma_tag, p3_profile, srgb_encode, srgb_profile,
+)
 from fhdr_cli.read import LDR_EXTENSIONS, decode_ldr, read_ldr
 
 # ---------------------------------------------------------------- test-image builders
@@ -283,6 +285,14 @@ def test_display_p3_jpeg_keeps_its_pixels_and_knows_its_primaries(jpeg_bytes, pi
     assert "Display P3" in tagged.profile.description
     np.testing.assert_allclose(tagged.rgb, plain.rgb, atol=1e-4)  # P3 shares the sRGB curve
     np.testing.assert_allclose(tagged.rgb_to_rec709, P3_TO_REC709, atol=3e-3)
+
+
+def test_grey_png_with_a_grey_profile_is_re_encoded():
+    grey = build_profile({b"desc": desc_tag("Gray Gamma 2.2"), b"kTRC": gamma_tag(2.2)}, colour_space=b"GRAY")
+    data = handmade_png(2, 1, 8, 0, [bytes([64, 192])], extra=[(b"iCCP", b"g\0\0" + zlib.compress(grey))])
+    image = decode_ldr(data, "grey.png")
+    assert image.profile is not None and image.rgb_to_rec709 is not None
+    np.testing.assert_allclose(image.rgb[0, :, 0], srgb_encode((np.array([64, 192]) / 255) ** (563 / 256)), atol=1e-3)
 
 
 def test_unusable_or_srgb_profiles_read_the_photo_as_srgb(jpeg_bytes, png_bytes):
