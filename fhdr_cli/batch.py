@@ -16,7 +16,7 @@ from typing import Callable, Iterator
 
 from .errors import FhdrError, UsageError
 from .hdr_files import write_hdr
-from .pipeline import Converter, file_description
+from .pipeline import Converter, file_description, looks_like_panorama
 from .read import LDR_EXTENSIONS, read_ldr
 
 FORMATS = ("exr", "hdr")
@@ -34,6 +34,7 @@ class BatchResult:
     job: BatchJob
     status: str  # "converted", "skipped" or "failed"
     reason: str = ""
+    unwrapped_panorama: bool = False  # converted without wrap, yet looks like a 360-degree panorama
 
 
 def plan_batch(in_dir: Path, out_dir: Path, *, recursive: bool = False, pattern: str | None = None,
@@ -78,7 +79,7 @@ def run_batch(jobs: list[BatchJob], converter: Converter, *, overwrite: bool = F
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fhdr-read") as readers, \
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="fhdr-write") as writers:
         reads = [readers.submit(read_ldr, job.src) for job in todo[:2]]
-        pending_write: tuple[BatchJob, Future] | None = None
+        pending_write: tuple[BatchJob, Future, bool] | None = None
         for index, job in enumerate(todo):
             if index + 2 < len(todo):
                 reads.append(readers.submit(read_ldr, todo[index + 2].src))
@@ -88,6 +89,7 @@ def run_batch(jobs: list[BatchJob], converter: Converter, *, overwrite: bool = F
                 image = reads[index].result()
                 reads[index] = None  # drop the decoded photo as soon as it is used
                 hdr = converter(image.rgb, on_tile, image.rgb_to_rec709)
+                panorama = not converter.wrap and looks_like_panorama(image.rgb)
                 job.dst.parent.mkdir(parents=True, exist_ok=True)
                 write = writers.submit(write_hdr, job.dst, hdr, alpha=image.alpha, half=not float32, overwrite=overwrite,
                                        **file_description(job.src, converter, image))
@@ -98,19 +100,19 @@ def run_batch(jobs: list[BatchJob], converter: Converter, *, overwrite: bool = F
                 failure = None
             if pending_write:
                 yield _finish(*pending_write)
-            pending_write = (job, write) if write else None
+            pending_write = (job, write, panorama) if write else None
             if failure:
                 yield failure
         if pending_write:
             yield _finish(*pending_write)
 
 
-def _finish(job: BatchJob, write: Future) -> BatchResult:
+def _finish(job: BatchJob, write: Future, panorama: bool) -> BatchResult:
     try:
         write.result()
     except Exception as exc:  # recorded in the results, never dropped
         return BatchResult(job, "failed", describe(exc))
-    return BatchResult(job, "converted")
+    return BatchResult(job, "converted", unwrapped_panorama=panorama)
 
 
 def describe(exc: Exception) -> str:

@@ -285,6 +285,12 @@ def test_convert_suggests_wrap_for_what_looks_like_a_panorama(tmp_path, weights_
         quiet = fhdr("convert", tmp_path / args[0], "-n", "1", *args[1:], weights=weights_file)
         ok(quiet)
         assert "note:" not in err(quiet)
+    batch = fhdr("batch", tmp_path, tmp_path / "out", "-n", "1", weights=weights_file)
+    ok(batch)
+    assert "note: 1 of the photos look like 360-degree panoramas" in err(batch) and "around.png" in err(batch)
+    wrapped = fhdr("batch", tmp_path, tmp_path / "wrapped", "-n", "1", "--wrap", weights=weights_file)
+    ok(wrapped)
+    assert "note:" not in err(wrapped)
 
 
 # ---------------------------------------------------------------------------- batch

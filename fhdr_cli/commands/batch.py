@@ -73,6 +73,11 @@ def batch_command(
     table.add_column("failed", justify="right")
     table.add_row(str(counts["converted"]), str(counts["skipped"]), str(counts["failed"]))
     console.print(table)
+    panoramas = [r for r in results if r.unwrapped_panorama]
+    if panoramas:
+        err_console.print(f"note: {len(panoramas)} of the photos look like 360-degree panoramas (2:1, their left and "
+                          f"right edges match; e.g. {panoramas[0].job.src}); --wrap would join them without a seam",
+                          markup=False)
     failures = [r for r in results if r.status == "failed"]
     if failures:
         detail = Table("file", "reason", title="failures")
