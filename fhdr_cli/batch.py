@@ -16,7 +16,7 @@ from typing import Callable, Iterator
 
 from .errors import FhdrError, UsageError
 from .hdr_files import write_hdr
-from .pipeline import Converter, file_description, looks_like_panorama
+from .pipeline import Converter, file_description
 from .read import LDR_EXTENSIONS, read_ldr
 
 FORMATS = ("exr", "hdr")
@@ -89,7 +89,7 @@ def run_batch(jobs: list[BatchJob], converter: Converter, *, overwrite: bool = F
                 image = reads[index].result()
                 reads[index] = None  # drop the decoded photo as soon as it is used
                 hdr = converter(image.rgb, on_tile, image.rgb_to_rec709)
-                panorama = not converter.wrap and looks_like_panorama(image.rgb)
+                panorama = converter.misses_wrap(image.rgb)
                 job.dst.parent.mkdir(parents=True, exist_ok=True)
                 write = writers.submit(write_hdr, job.dst, hdr, alpha=image.alpha, half=not float32, overwrite=overwrite,
                                        **file_description(job.src, converter, image))

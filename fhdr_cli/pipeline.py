@@ -168,6 +168,10 @@ class Converter:
     def output_space(self) -> ColourSpace:
         return OUTPUT_SPACES[self.colour_space]
 
+    def misses_wrap(self, image: np.ndarray) -> bool:
+        """Whether `image` looks like a 360-degree panorama that this converter does not wrap."""
+        return not self.wrap and looks_like_panorama(image)
+
     @property
     def radius(self) -> int:
         return receptive_radius(self.iterations, self.model.cfg)

@@ -11,7 +11,7 @@ from rich.progress import Progress
 from ..atomic import check_writable_dir
 from ..errors import UsageError
 from ..hdr_files import hdr_format
-from ..pipeline import Converter, convert_file, looks_like_panorama
+from ..pipeline import Converter, convert_file
 from . import (
     ColourSpaceOption, Device, Exposure, Float32, Half, Iterations, Memory, Overwrite, Threads,
     Tile, Weights, Wrap, err_console, report_errors,
@@ -50,7 +50,7 @@ def convert_command(
         task = progress.add_task(f"converting {src.name}", total=None)
         image = convert_file(src, dst, converter, overwrite=overwrite, float32=float32,
                              on_tile=lambda done, total: progress.update(task, completed=done, total=total))
-    if not wrap and looks_like_panorama(image.rgb):
+    if converter.misses_wrap(image.rgb):
         err_console.print(f"note: {src.name} looks like a 360-degree panorama (2:1, its left and right edges "
                           "match); --wrap would join them without a seam", markup=False)
     err_console.print(f"wrote {dst}", markup=False)
