@@ -5,10 +5,25 @@
     fhdr_cli.convert_file("photo.jpg", "photo.exr")   # what `fhdr convert` does
 """
 
+from __future__ import annotations
+
+import importlib
+
 __version__ = "0.1.0"
 
-from .hdr_files import read_hdr, write_hdr  # noqa: E402
-from .pipeline import Converter, convert, convert_file  # noqa: E402
-from .read import read_ldr  # noqa: E402
+# The API is imported on first use: importing torch takes seconds, and the `fhdr` command must
+# install its SIGTERM handler (fhdr_cli/__main__.py) before that, not after.
+_API = {"Converter": "pipeline", "convert": "pipeline", "convert_file": "pipeline", "read_hdr": "hdr_files",
+        "write_hdr": "hdr_files", "read_ldr": "read"}
 
-__all__ = ["Converter", "convert", "convert_file", "read_hdr", "read_ldr", "write_hdr", "__version__"]
+__all__ = [*sorted(_API), "__version__"]
+
+
+def __getattr__(name: str):
+    if name in _API:
+        return getattr(importlib.import_module(f".{_API[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_API])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 import warnings
 
 import typer
@@ -53,11 +52,3 @@ app.command("info")(info_command)
 app.command("train")(train_command)
 app.command("evaluate")(evaluate_command)
 
-
-def _interrupt(signum, frame):  # SIGTERM unwinds like Ctrl-C, so temporary files get removed
-    raise KeyboardInterrupt
-
-
-def main() -> None:
-    signal.signal(signal.SIGTERM, _interrupt)
-    app()

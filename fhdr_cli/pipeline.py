@@ -143,6 +143,9 @@ class Converter:
         set_threads(threads)
         if dev.type == "cuda":
             torch.backends.cudnn.benchmark = True
+            # fp32 means fp32: cuDNN's default TF32 convolutions (10-bit mantissa) moved outputs by 4e-4
+            # from the CPU's on an H200; --half is the fast path on a GPU.
+            torch.backends.cudnn.conv.fp32_precision = "ieee"
         checkpoint = _cached_checkpoint(Path(weights) if weights else None)
         # channels-last: the layout oneDNN and cuDNN run 3x3 convolutions fastest in
         checkpoint.model.to(dev, memory_format=torch.channels_last)

@@ -481,6 +481,37 @@ def test_sigterm_during_conversion_leaves_nothing_behind(busy_convert, out_dir):
     assert files_in(out_dir) == set()  # no output, no .large.*.tmp.exr
 
 
+def _catches_sigterm(pid: int) -> bool:
+    with open(f"/proc/{pid}/status") as f:
+        caught = next(line for line in f if line.startswith("SigCgt:"))
+    return bool(int(caught.split()[1], 16) >> (signal.SIGTERM - 1) & 1)
+
+
+def test_the_command_line_installs_its_sigterm_handler_before_importing_torch():
+    # Importing torch costs seconds of CPU; a scheduler's SIGTERM in that time must not be a bare kill.
+    script = "import sys, fhdr_cli.__main__, fhdr_cli; assert 'torch' not in sys.modules, 'torch imported'"
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.skipif(not LINUX, reason="uses /proc and POSIX signals")
+def test_sigterm_while_still_importing_exits_130(large_jpg, out_dir, weights_file):
+    proc = _start_convert(large_jpg, out_dir / "large.exr", weights_file, iterations=4)
+    try:
+        while proc.poll() is None and not _catches_sigterm(proc.pid):
+            time.sleep(0.001)
+        proc.send_signal(signal.SIGTERM)  # the moment the handler exists, most likely mid-import
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=60)
+    assert proc.returncode == 130, (proc.returncode, stderr)
+    assert stderr.strip().splitlines()[-1] == "fhdr: interrupted"
+    assert "Traceback" not in stderr
+    assert files_in(out_dir) == set()
+
+
 @pytest.mark.skipif(not LINUX, reason="uses /proc and POSIX signals")
 def test_sigkill_during_the_model_leaves_no_target(busy_convert, out_dir):
     proc = busy_convert
