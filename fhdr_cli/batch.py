@@ -1,7 +1,10 @@
 """Folder conversion: mirror a tree of photos into a tree of HDR files.
 
-Reading the next photo and writing the previous result run on worker threads
-while the model computes, so decoding and encoding hide behind the network.
+Reading the next photo and writing the previous results run on worker threads
+while the model computes, so decoding and encoding hide behind the network: one
+reader (decoding is quick, and serialised anyway by the capture of libjpeg's
+warnings) and a few writers (one half-float 12 MP EXR takes longer to encode
+than a GPU takes to convert it), with at most one pending result per writer.
 A file that fails is recorded with its reason and the batch goes on; nothing
 is swallowed: every failure ends up in the results.
 """
@@ -9,15 +12,19 @@ is swallowed: every failure ends up in the results.
 from __future__ import annotations
 
 import fnmatch
+import os
+import time
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, TypeVar
 
 from .errors import FhdrError, UsageError
 from .hdr_files import write_hdr
 from .pipeline import Converter, file_description
 from .read import LDR_EXTENSIONS, read_ldr
+from .shard import Shard
 
 FORMATS = ("exr", "hdr")
 
@@ -35,36 +42,52 @@ class BatchResult:
     status: str  # "converted", "skipped" or "failed"
     reason: str = ""
     unwrapped_panorama: bool = False  # converted without wrap, yet looks like a 360-degree panorama
+    seconds: float = 0.0  # reading + converting + writing this photo (they overlap with other photos')
+    megapixels: float | None = None  # of the photo, once read
 
 
 def plan_batch(in_dir: Path, out_dir: Path, *, recursive: bool = False, pattern: str | None = None,
-               fmt: str = "exr") -> list[BatchJob]:
-    """The photos under `in_dir` (matching `pattern`, if given) and where each one's HDR goes."""
+               fmt: str = "exr", files: list[Path] | None = None, shard: Shard | None = None) -> list[BatchJob]:
+    """The photos under `in_dir` (matching `pattern`, if given; or exactly `files`, paths inside
+    `in_dir`) that belong to `shard`, and where each one's HDR goes."""
     if not in_dir.is_dir():
         raise UsageError(f"{in_dir}: not a folder")
     if fmt not in FORMATS:
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}, got '{fmt}'")
     if out_dir.exists() and not out_dir.is_dir():
         raise UsageError(f"{out_dir}: not a folder")
-    candidates = in_dir.rglob("*") if recursive else in_dir.iterdir()
-    jobs = []
-    for src in sorted(candidates):
-        if not src.is_file() or src.suffix.lower() not in LDR_EXTENSIONS:
-            continue
-        if pattern and not fnmatch.fnmatch(src.name, pattern):
-            continue
-        jobs.append(BatchJob(src, (out_dir / src.relative_to(in_dir)).with_suffix(f".{fmt}")))
+    if files is not None:
+        if recursive or pattern:
+            raise UsageError("--files-from names the files itself: drop --recursive and --pattern")
+        sources = files  # exactly these: one that is missing or not a photo fails on its own
+    else:
+        candidates = in_dir.rglob("*") if recursive else in_dir.iterdir()
+        sources = [src for src in sorted(candidates) if src.is_file() and src.suffix.lower() in LDR_EXTENSIONS
+                   and not (pattern and not fnmatch.fnmatch(src.name, pattern))]
+    jobs = [BatchJob(src, (out_dir / src.relative_to(in_dir)).with_suffix(f".{fmt}")) for src in sources]
     first_for: dict[Path, Path] = {}
     for job in jobs:  # one output per photo: never write one photo's result over another's
         first = first_for.setdefault(job.dst, job.src)
         if first != job.src:
             job.clash = first
+    if shard is not None:  # after the clashes: they are found the same way in every shard
+        jobs = [job for job in jobs if shard.holds(job.src.relative_to(in_dir).as_posix())]
     return jobs
 
 
+def default_io_threads() -> int:
+    """Writer threads: half the cores, 1 to 4 (a 2-core CPU needs one; 4 encode 12 MP EXRs faster
+    than an H200 converts them)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(4, cores // 2))
+
+
 def run_batch(jobs: list[BatchJob], converter: Converter, *, overwrite: bool = False, skip_existing: bool = False,
-              float32: bool = False, on_tile: Callable[[int, int], None] | None = None) -> Iterator[BatchResult]:
-    """Convert every job, yielding one result per job in order."""
+              float32: bool = False, on_tile: Callable[[int, int], None] | None = None,
+              io_threads: int | None = None) -> Iterator[BatchResult]:
+    """Convert every job, yielding one result per job: those skipped (or clashing) at once, then the
+    others in order; `io_threads` writers (default:
+    `default_io_threads()`) encode while the model runs."""
     if overwrite and skip_existing:
         raise UsageError("--overwrite and --skip-existing exclude each other")
     todo: list[BatchJob] = []
@@ -76,43 +99,70 @@ def run_batch(jobs: list[BatchJob], converter: Converter, *, overwrite: bool = F
         else:
             todo.append(job)
 
+    writer_count = io_threads or default_io_threads()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fhdr-read") as readers, \
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="fhdr-write") as writers:
-        reads = [readers.submit(read_ldr, job.src) for job in todo[:2]]
-        pending_write: tuple[BatchJob, Future, bool] | None = None
+            ThreadPoolExecutor(max_workers=writer_count, thread_name_prefix="fhdr-write") as writers:
+        reads = deque(readers.submit(_timed, read_ldr, job.src) for job in todo[:2])
+        # In job order: finished results, and writes still running. Holding at most one result per
+        # writer bounds the memory (a 12 MP result is 144 MB) and keeps every writer busy.
+        pending: deque[BatchResult | _Write] = deque()
         for index, job in enumerate(todo):
             if index + 2 < len(todo):
-                reads.append(readers.submit(read_ldr, todo[index + 2].src))
+                reads.append(readers.submit(_timed, read_ldr, todo[index + 2].src))
+            read = reads.popleft()  # dropped here, so the decoded photo goes once it is used
+            megapixels = None
             try:
                 if job.dst.exists() and not overwrite:
                     raise UsageError(f"{job.dst}: already exists (use --overwrite or --skip-existing)")
-                image = reads[index].result()
-                reads[index] = None  # drop the decoded photo as soon as it is used
+                image, seconds = read.result()
+                megapixels = image.rgb.shape[0] * image.rgb.shape[1] / 1e6
+                start = time.perf_counter()
                 hdr = converter(image.rgb, on_tile, image.rgb_to_rec709)
                 panorama = converter.misses_wrap(image.rgb)
                 job.dst.parent.mkdir(parents=True, exist_ok=True)
-                write = writers.submit(write_hdr, job.dst, hdr, alpha=image.alpha, half=not float32, overwrite=overwrite,
-                                       **file_description(job.src, converter, image))
+                seconds += time.perf_counter() - start
+                write = writers.submit(_timed, write_hdr, job.dst, hdr, alpha=image.alpha, half=not float32,
+                                       overwrite=overwrite, **file_description(job.src, converter, image))
+                del image, hdr  # the writer holds what it needs: free the rest before the next photo
+                pending.append(_Write(job, write, panorama, seconds, megapixels))
             except Exception as exc:  # recorded in the results, never dropped
-                write = None
-                failure = BatchResult(job, "failed", describe(exc))
-            else:
-                failure = None
-            if pending_write:
-                yield _finish(*pending_write)
-            pending_write = (job, write, panorama) if write else None
-            if failure:
-                yield failure
-        if pending_write:
-            yield _finish(*pending_write)
+                pending.append(BatchResult(job, "failed", describe(exc), megapixels=megapixels))
+            while pending and (len(pending) > writer_count or _ready(pending[0])):
+                yield _finish(pending.popleft())
+        while pending:
+            yield _finish(pending.popleft())
 
 
-def _finish(job: BatchJob, write: Future, panorama: bool) -> BatchResult:
+T = TypeVar("T")
+
+
+def _timed(function: Callable[..., T], *args, **kwargs) -> tuple[T, float]:
+    start = time.perf_counter()
+    return function(*args, **kwargs), time.perf_counter() - start
+
+
+@dataclass
+class _Write:
+    job: BatchJob
+    future: Future
+    panorama: bool
+    seconds: float  # so far: reading and converting
+    megapixels: float
+
+
+def _ready(entry: BatchResult | _Write) -> bool:
+    return isinstance(entry, BatchResult) or entry.future.done()
+
+
+def _finish(entry: BatchResult | _Write) -> BatchResult:
+    if isinstance(entry, BatchResult):
+        return entry
     try:
-        write.result()
+        _, seconds = entry.future.result()
     except Exception as exc:  # recorded in the results, never dropped
-        return BatchResult(job, "failed", describe(exc))
-    return BatchResult(job, "converted", unwrapped_panorama=panorama)
+        return BatchResult(entry.job, "failed", describe(exc), seconds=entry.seconds, megapixels=entry.megapixels)
+    return BatchResult(entry.job, "converted", unwrapped_panorama=entry.panorama, seconds=entry.seconds + seconds,
+                       megapixels=entry.megapixels)
 
 
 def describe(exc: Exception) -> str:

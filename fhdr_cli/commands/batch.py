@@ -10,9 +10,12 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from ..atomic import check_writable_dir
 from ..batch import BatchResult, plan_batch, run_batch
 from ..errors import UsageError
 from ..pipeline import Converter
+from ..report import write_report
+from ..shard import parse_shard, read_file_list, scheduler_shard
 from . import (
     ColourSpaceOption, Device, Exposure, Float32, Half, Iterations, Memory, Overwrite, Threads,
     Tile, Weights, Wrap, console, err_console, report_errors,
@@ -27,6 +30,17 @@ def batch_command(
     pattern: Optional[str] = typer.Option(None, "--pattern", help="Only file names matching this glob, e.g. 'IMG_*.jpg'."),
     fmt: str = typer.Option("exr", "--format", help="exr or hdr."),
     skip_existing: bool = typer.Option(False, "--skip-existing", help="Leave files whose output exists (resume a batch)."),
+    shard: Optional[str] = typer.Option(
+        None, "--shard", metavar="K/N",
+        help="Convert only shard K of N (K from 0; a file's shard follows from its path, so N jobs cover every "
+             "file once). Default in a SLURM job array: its task id and count; in a Kubernetes Indexed Job: "
+             "JOB_COMPLETION_INDEX of FHDR_SHARD_COUNT."),
+    files_from: Optional[str] = typer.Option(
+        None, "--files-from", metavar="FILE",
+        help="Convert exactly the files listed in FILE ('-': standard input), one per line, relative to IN_DIR."),
+    report: Optional[Path] = typer.Option(
+        None, "--report", metavar="FILE",
+        help="Write one JSON line per photo: source, output, status, reason, seconds, megapixels."),
     overwrite: Overwrite = False,
     iterations: Iterations = 4,
     tile: Tile = None,
@@ -43,28 +57,40 @@ def batch_command(
     """Convert every photo in a folder. Exit 1 if any file failed, 0 otherwise."""
     if overwrite and skip_existing:
         raise UsageError("--overwrite and --skip-existing exclude each other")
-    jobs = plan_batch(in_dir, out_dir, recursive=recursive, pattern=pattern, fmt=fmt)
+    chosen = parse_shard(shard) if shard is not None else scheduler_shard()
+    files = read_file_list(files_from, in_dir) if files_from is not None else None
+    if report is not None:
+        check_writable_dir(report)  # before hours of work, not after
+    jobs = plan_batch(in_dir, out_dir, recursive=recursive, pattern=pattern, fmt=fmt, files=files, shard=chosen)
+    if chosen is not None:
+        err_console.print(f"fhdr: shard {chosen} (from {chosen.origin}): {len(jobs)} photos", markup=False)
     if not jobs:
+        if report is not None:
+            write_report(report, [])
         err_console.print(f"fhdr: no JPEG/PNG files in {in_dir}", markup=False)
         return
     converter = Converter.load(weights=weights, device=device, iterations=iterations, tile=tile, half=half,
                                threads=threads, exposure_ev=exposure, memory_budget=memory, wrap=wrap,
                                colour_space=colour_space)
-    results = []
+    results: list[BatchResult] = []
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=err_console) as progress:
-        files = progress.add_task("files", total=len(jobs))
-        tiles = progress.add_task("tiles", total=None, visible=False)
+    try:
+        with Progress(*columns, console=err_console) as progress:
+            done = progress.add_task("files", total=len(jobs))
+            tiles = progress.add_task("tiles", total=None, visible=False)
 
-        def on_tile(done: int, total: int) -> None:
-            progress.update(tiles, completed=done, total=total, visible=total > 1)
+            def on_tile(finished: int, total: int) -> None:
+                progress.update(tiles, completed=finished, total=total, visible=total > 1)
 
-        for result in run_batch(jobs, converter, overwrite=overwrite, skip_existing=skip_existing,
-                                float32=float32, on_tile=on_tile):
-            results.append(result)
-            if result.status == "failed":
-                progress.console.print(f"failed: {_named(result)}", markup=False)
-            progress.update(files, advance=1)
+            for result in run_batch(jobs, converter, overwrite=overwrite, skip_existing=skip_existing,
+                                    float32=float32, on_tile=on_tile):
+                results.append(result)
+                if result.status == "failed":
+                    progress.console.print(f"failed: {_named(result)}", markup=False)
+                progress.update(done, advance=1)
+    finally:  # an interrupted batch reports the photos it finished
+        if report is not None:
+            write_report(report, results)
 
     counts = Counter(r.status for r in results)
     table = Table(title=f"fhdr batch: {in_dir} -> {out_dir}")
