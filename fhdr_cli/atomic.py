@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import secrets
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +17,7 @@ from fhdr_cli.errors import FhdrError, UsageError
 
 # File systems without hard links (FAT, some network shares) answer os.link with one of these.
 _NO_HARD_LINKS = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS, errno.EMLINK}
+_TMP = ".tmp"  # temporary files are named .STEM.<8 hex digits>.tmp.EXT
 
 
 def atomic_write(path: Path, write: Callable[[Path], None], *, overwrite: bool) -> None:
@@ -28,7 +30,7 @@ def atomic_write(path: Path, write: Callable[[Path], None], *, overwrite: bool) 
     become a one-line FhdrError naming ``path``.
     """
     path = Path(path)
-    tmp = path.with_name(f".{path.stem}.{secrets.token_hex(4)}.tmp{path.suffix}")
+    tmp = path.with_name(f".{path.stem}.{secrets.token_hex(4)}{_TMP}{path.suffix}")
     created = False
     try:
         fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
@@ -52,6 +54,20 @@ def atomic_write(path: Path, write: Callable[[Path], None], *, overwrite: bool) 
         if created:
             _discard(tmp)
         raise
+
+
+def remove_stale_temporaries(path: Path) -> None:
+    """Remove the temporary files that writers of ``path`` killed mid-write (SIGKILL, a lost
+    node) left behind. Only for a retry that knows no other writer of ``path`` is still alive."""
+    path = Path(path)
+    try:
+        names = os.listdir(path.parent)
+    except OSError:
+        return  # no folder yet: nothing was left in it
+    ours = re.compile(re.escape(f".{path.stem}.") + "[0-9a-f]{8}" + re.escape(f"{_TMP}{path.suffix}"))
+    for name in names:
+        if ours.fullmatch(name):
+            _discard(path.parent / name)
 
 
 def check_writable_dir(path: Path) -> None:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from fhdr_cli.atomic import atomic_write, check_writable_dir
+from fhdr_cli.atomic import atomic_write, check_writable_dir, remove_stale_temporaries
 from fhdr_cli.errors import FhdrError, UsageError
 
 
@@ -139,3 +139,13 @@ def test_check_writable_dir(tmp_path):
     (tmp_path / "file").write_bytes(b"")
     with pytest.raises(UsageError, match="not a folder"):
         check_writable_dir(tmp_path / "file" / "out.exr")
+
+
+def test_remove_stale_temporaries_takes_only_what_a_killed_writer_of_that_file_left(tmp_path):
+    names = [".a.0123abcd.tmp.exr", ".a.ffffffff.tmp.exr", "a.exr", ".a.0123abcd.tmp.hdr", ".ab.0123abcd.tmp.exr",
+             ".a.0123abc.tmp.exr", ".b.0123abcd.tmp.exr", "a.0123abcd.tmp.exr"]
+    for name in names:
+        (tmp_path / name).write_bytes(b"x")
+    remove_stale_temporaries(tmp_path / "a.exr")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names[2:])
+    remove_stale_temporaries(tmp_path / "missing" / "a.exr")  # no folder: nothing to do

@@ -1,0 +1,145 @@
+"""`fhdr batch --ray ADDRESS`: the same batch on a Ray cluster, through Ray Data.
+
+Only paths travel through Ray: every node reads the photos from and writes the HDR files to the
+same shared folders (NFS, a mounted bucket). A pool of actors loads the model once per actor: one
+GPU per actor where the cluster has GPUs, else one actor per node's worth of cores. Each actor runs
+`run_batch` on a few photos at a time, so decoding and encoding overlap the model as on one machine.
+
+Retries are safe: outputs appear whole or not at all (atomic renames), and the driver decides once,
+before anything runs, which outputs may be written, so an output that exists when a task runs was
+written by an earlier attempt of that same task (on a node that died before reporting it): it
+counts as converted and is not written twice. Temporary files that a killed attempt left behind
+are removed by the retry.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from .atomic import remove_stale_temporaries
+from .batch import BatchJob, BatchResult, default_io_threads, run_batch
+from .errors import FhdrError, UsageError
+
+# Photos per actor call: enough for reading, the model and writing to overlap inside one actor,
+# few enough that a task lost with its node costs little to redo.
+PHOTOS_PER_TASK = 4
+
+
+def connect(address: str) -> None:
+    """'local': a private Ray instance on this machine; 'auto': the cluster this machine is part of
+    (or RAY_ADDRESS); else HOST:PORT or ray://HOST:PORT."""
+    try:
+        import ray
+    except ImportError:
+        raise UsageError('--ray needs Ray: pip install "fhdr[ray]"') from None
+    try:
+        ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR, include_dashboard=False,
+                 configure_logging=True)
+    except (ConnectionError, ValueError, RuntimeError) as exc:
+        raise UsageError(f"--ray {address}: cannot connect ({' '.join(str(exc).split())})") from None
+
+
+def actor_resources(device: str, half: bool) -> tuple[dict[str, float], int, str]:
+    """(resources per actor, actors at most, their device) for the connected cluster."""
+    import ray
+
+    gpus = int(ray.cluster_resources().get("GPU", 0))
+    if device in ("auto", "cuda") and gpus:
+        return {"num_gpus": 1, "num_cpus": 1}, gpus, "cuda"
+    if device == "cuda" or half:
+        raise UsageError("--ray: the cluster has no GPUs for --device cuda / --half")
+    cpus = [int(node["Resources"].get("CPU", 0)) for node in ray.nodes() if node["Alive"]]
+    per_actor = min(c for c in cpus if c) if any(cpus) else 1
+    return {"num_cpus": per_actor}, max(1, sum(c // per_actor for c in cpus)), "cpu"
+
+
+def run_ray_batch(jobs: list[BatchJob], address: str, converter_options: dict[str, Any], *, overwrite: bool = False,
+                  skip_existing: bool = False, float32: bool = False) -> Iterator[BatchResult]:
+    """Convert `jobs` on the Ray cluster at `address`, yielding one result per job as each is done.
+
+    `converter_options` are `Converter.load`'s keyword arguments (less device and threads, which
+    follow from the actors' resources)."""
+    if overwrite and skip_existing:
+        raise UsageError("--overwrite and --skip-existing exclude each other")
+    todo: list[BatchJob] = []
+    for job in jobs:  # decided here, once: see the module's docstring
+        if job.clash is not None:
+            yield BatchResult(job, "failed", f"{job.src}: same output {job.dst} as {job.clash}; rename one of them")
+        elif job.dst.exists() and skip_existing:
+            yield BatchResult(job, "skipped", "output exists")
+        elif job.dst.exists() and not overwrite:
+            yield BatchResult(job, "failed", f"{job.dst}: already exists (use --overwrite or --skip-existing)")
+        else:
+            todo.append(job)
+    if not todo:
+        return
+
+    connect(address)
+    import ray
+    import ray.data
+
+    try:
+        resources, actors, device = actor_resources(converter_options.get("device", "auto"),
+                                                    converter_options.get("half", False))
+        context = ray.data.DataContext.get_current()
+        context.enable_progress_bars = False  # fhdr draws its own
+        context.enable_auto_log_stats = False
+        rows = [{"src": str(job.src.absolute()), "dst": str(job.dst.absolute())} for job in todo]
+        by_src = {row["src"]: job for row, job in zip(rows, todo)}
+        dataset = ray.data.from_items(rows, override_num_blocks=max(1, len(rows) // PHOTOS_PER_TASK))
+        options = {**converter_options, "device": device, "threads": int(resources["num_cpus"]) if device == "cpu" else None}
+        converted = dataset.map_batches(
+            _Convert, batch_size=PHOTOS_PER_TASK, batch_format="pandas",
+            compute=ray.data.ActorPoolStrategy(min_size=1, max_size=min(actors, len(rows))),
+            fn_constructor_kwargs={"options": options, "overwrite": overwrite, "float32": float32},
+            max_restarts=-1, max_task_retries=-1,  # a lost node's actor comes back, its tasks run again
+            **resources)
+        for row in converted.iter_rows():
+            yield BatchResult(by_src[row["src"]], row["status"], row["reason"],
+                              unwrapped_panorama=bool(row["panorama"]), seconds=float(row["seconds"]),
+                              megapixels=None if row["megapixels"] < 0 else float(row["megapixels"]))
+    except FhdrError:
+        raise
+    except ray.exceptions.RayError as exc:
+        raise FhdrError(f"the Ray cluster failed the batch: {_first_line(exc)}") from exc
+    finally:
+        ray.shutdown()
+
+
+def _first_line(exc: BaseException) -> str:
+    cause = getattr(exc, "cause", None)
+    if isinstance(cause, FhdrError):
+        return str(cause)
+    lines = [line for line in str(exc).splitlines() if line.strip()]
+    return lines[-1].strip() if lines else type(exc).__name__
+
+
+class _Convert:
+    """A Ray Data actor: loads the model once, then converts a few photos per call."""
+
+    def __init__(self, options: dict[str, Any], overwrite: bool, float32: bool) -> None:
+        from .pipeline import Converter
+
+        self.converter = Converter.load(**options)
+        self.overwrite, self.float32 = overwrite, float32
+
+    def __call__(self, batch):
+        jobs = [BatchJob(Path(src), Path(dst)) for src, dst in zip(batch["src"], batch["dst"])]
+        for job in jobs:
+            remove_stale_temporaries(job.dst)  # what an attempt killed mid-write left behind
+        # Without --overwrite an existing output is this task's own, from an earlier attempt.
+        results = {r.job.src: r for r in run_batch(jobs, self.converter, overwrite=self.overwrite,
+                                                   skip_existing=not self.overwrite, float32=self.float32,
+                                                   io_threads=default_io_threads())}
+        ordered = [results[job.src] for job in jobs]
+        batch = batch.copy()
+        batch["status"] = ["converted" if r.status == "skipped" else r.status for r in ordered]
+        batch["reason"] = [r.reason for r in ordered]
+        batch["seconds"] = [r.seconds for r in ordered]
+        batch["megapixels"] = [-1.0 if r.megapixels is None else r.megapixels for r in ordered]
+        batch["panorama"] = [r.unwrapped_panorama for r in ordered]
+        return batch
+
