@@ -15,6 +15,8 @@ are removed by the retry.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,10 +24,12 @@ from typing import Any
 from .atomic import remove_stale_temporaries
 from .batch import BatchJob, BatchResult, default_io_threads, run_batch
 from .errors import FhdrError, UsageError
+from .read import native_stderr_captured
 
 # Photos per actor call: enough for reading, the model and writing to overlap inside one actor,
 # few enough that a task lost with its node costs little to redo.
 PHOTOS_PER_TASK = 4
+CONNECT_TIMEOUT_S = 10
 
 
 def connect(address: str) -> None:
@@ -35,11 +39,26 @@ def connect(address: str) -> None:
         import ray
     except ImportError:
         raise UsageError('--ray needs Ray: pip install "fhdr[ray]"') from None
+    # Ray's C++ core logs on this process's stderr (a notice about Ray Data's own actor arguments on
+    # every run, and that it was told this); its errors reach fhdr as exceptions, reported in one line.
+    os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
+    _check_reachable(address)
     try:
-        ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR, include_dashboard=False,
-                 configure_logging=True)
+        with native_stderr_captured():
+            ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR, include_dashboard=False)
     except (ConnectionError, ValueError, RuntimeError) as exc:
         raise UsageError(f"--ray {address}: cannot connect ({' '.join(str(exc).split())})") from None
+
+
+def _check_reachable(address: str) -> None:
+    """ray.init retries an unreachable HOST:PORT for ever: knock first."""
+    host, colon, port = address.rpartition(":")
+    if not colon or "/" in address or not port.isdigit():
+        return  # auto, local, ray://...: Ray says itself when those fail
+    try:
+        socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        raise UsageError(f"--ray {address}: cannot connect ({os.strerror(exc.errno) if exc.errno else 'timed out'})") from None
 
 
 def actor_resources(device: str, half: bool) -> tuple[dict[str, float], int, str]:
@@ -56,9 +75,10 @@ def actor_resources(device: str, half: bool) -> tuple[dict[str, float], int, str
     return {"num_cpus": per_actor}, max(1, sum(c // per_actor for c in cpus)), "cpu"
 
 
-def run_ray_batch(jobs: list[BatchJob], address: str, converter_options: dict[str, Any], *, overwrite: bool = False,
+def run_ray_batch(jobs: list[BatchJob], converter_options: dict[str, Any], *, overwrite: bool = False,
                   skip_existing: bool = False, float32: bool = False) -> Iterator[BatchResult]:
-    """Convert `jobs` on the Ray cluster at `address`, yielding one result per job as each is done.
+    """Convert `jobs` on the Ray cluster that `connect` joined, yielding one result per job as each
+    is done, and leave the cluster (ray.shutdown) at the end.
 
     `converter_options` are `Converter.load`'s keyword arguments (less device and threads, which
     follow from the actors' resources)."""
@@ -74,29 +94,29 @@ def run_ray_batch(jobs: list[BatchJob], address: str, converter_options: dict[st
             yield BatchResult(job, "failed", f"{job.dst}: already exists (use --overwrite or --skip-existing)")
         else:
             todo.append(job)
-    if not todo:
-        return
-
-    connect(address)
     import ray
     import ray.data
 
+    if not todo:
+        ray.shutdown()
+        return
     try:
         resources, actors, device = actor_resources(converter_options.get("device", "auto"),
                                                     converter_options.get("half", False))
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = False  # fhdr draws its own
         context.enable_auto_log_stats = False
+        logging.getLogger("ray.data").setLevel(logging.ERROR)  # its progress lines would garble fhdr's
         rows = [{"src": str(job.src.absolute()), "dst": str(job.dst.absolute())} for job in todo]
         by_src = {row["src"]: job for row, job in zip(rows, todo)}
         dataset = ray.data.from_items(rows, override_num_blocks=max(1, len(rows) // PHOTOS_PER_TASK))
         options = {**converter_options, "device": device, "threads": int(resources["num_cpus"]) if device == "cpu" else None}
+        # Ray Data restarts actors and retries their tasks without limit by default: a lost node's
+        # photos are converted again elsewhere.
         converted = dataset.map_batches(
             _Convert, batch_size=PHOTOS_PER_TASK, batch_format="pandas",
             compute=ray.data.ActorPoolStrategy(min_size=1, max_size=min(actors, len(rows))),
-            fn_constructor_kwargs={"options": options, "overwrite": overwrite, "float32": float32},
-            max_restarts=-1, max_task_retries=-1,  # a lost node's actor comes back, its tasks run again
-            **resources)
+            fn_constructor_kwargs={"options": options, "overwrite": overwrite, "float32": float32}, **resources)
         for row in converted.iter_rows():
             yield BatchResult(by_src[row["src"]], row["status"], row["reason"],
                               unwrapped_panorama=bool(row["panorama"]), seconds=float(row["seconds"]),

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import random
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -209,3 +212,24 @@ def test_results_stay_in_order_with_several_writers_and_failures_between(tree, t
     for r in results:
         if r.status == "converted":
             assert read_hdr(r.job.dst).shape[:2] == cv2.imread(str(r.job.src)).shape[:2]
+
+
+def test_ray_without_ray_installed_says_how_to_get_it(tree, tmp_path, weights_file):
+    root, _ = tree
+    script = ("import sys; sys.modules['ray'] = None; from fhdr_cli.__main__ import main; "  # as if not installed
+              f"sys.argv = ['fhdr', 'batch', {str(root)!r}, {str(tmp_path / 'out')!r}, '--ray', 'auto', "
+              f"'--weights', {str(weights_file)!r}]; main()")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().splitlines() == ['fhdr: error: --ray needs Ray: pip install "fhdr[ray]"']
+    assert not (tmp_path / "out").exists()
+
+
+def test_ray_at_an_address_nobody_answers_is_a_usage_error(tree, tmp_path, weights_file):
+    pytest.importorskip("ray")
+    with socket.socket() as s:  # a port that was free a moment ago: nothing listens there
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    root, _ = tree
+    result = fhdr("batch", root, tmp_path / "out", "--ray", f"127.0.0.1:{port}", "--weights", weights_file)
+    assert "cannot connect" in one_line_error(result, 2)

@@ -14,6 +14,7 @@ from ..atomic import check_writable_dir
 from ..batch import BatchResult, plan_batch, run_batch
 from ..errors import UsageError
 from ..pipeline import Converter
+from ..ray_batch import connect, run_ray_batch
 from ..report import write_report
 from ..shard import parse_shard, read_file_list, scheduler_shard
 from . import (
@@ -41,6 +42,11 @@ def batch_command(
     report: Optional[Path] = typer.Option(
         None, "--report", metavar="FILE",
         help="Write one JSON line per photo: source, output, status, reason, seconds, megapixels."),
+    ray: Optional[str] = typer.Option(
+        None, "--ray", metavar="ADDRESS",
+        help="Run on a Ray cluster (pip install \"fhdr[ray]\"): auto (the cluster this machine belongs to, or "
+             "RAY_ADDRESS), HOST:PORT, ray://HOST:PORT, or local (a private one on this machine). IN_DIR and "
+             "OUT_DIR must be the same paths on every node."),
     overwrite: Overwrite = False,
     iterations: Iterations = 4,
     tile: Tile = None,
@@ -69,9 +75,13 @@ def batch_command(
             write_report(report, [])
         err_console.print(f"fhdr: no JPEG/PNG files in {in_dir}", markup=False)
         return
-    converter = Converter.load(weights=weights, device=device, iterations=iterations, tile=tile, half=half,
-                               threads=threads, exposure_ev=exposure, memory_budget=memory, wrap=wrap,
-                               colour_space=colour_space)
+    options = {"weights": weights and weights.absolute(), "iterations": iterations, "tile": tile, "half": half,
+               "exposure_ev": exposure, "memory_budget": memory, "wrap": wrap, "colour_space": colour_space}
+    if ray is None:
+        converter = Converter.load(device=device, threads=threads, **options)
+    else:  # bad weights or settings fail here, in one line, before a cluster spends minutes on them
+        Converter.load(device="cpu", **{**options, "half": False})
+        connect(ray)
     results: list[BatchResult] = []
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     try:
@@ -82,8 +92,13 @@ def batch_command(
             def on_tile(finished: int, total: int) -> None:
                 progress.update(tiles, completed=finished, total=total, visible=total > 1)
 
-            for result in run_batch(jobs, converter, overwrite=overwrite, skip_existing=skip_existing,
-                                    float32=float32, on_tile=on_tile):
+            if ray is None:
+                running = run_batch(jobs, converter, overwrite=overwrite, skip_existing=skip_existing,
+                                    float32=float32, on_tile=on_tile)
+            else:
+                running = run_ray_batch(jobs, {**options, "device": device}, overwrite=overwrite,
+                                        skip_existing=skip_existing, float32=float32)
+            for result in running:
                 results.append(result)
                 if result.status == "failed":
                     progress.console.print(f"failed: {_named(result)}", markup=False)
