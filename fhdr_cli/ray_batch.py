@@ -14,9 +14,11 @@ are removed by the retry.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -82,25 +84,35 @@ def run_ray_batch(jobs: list[BatchJob], converter_options: dict[str, Any], *, ov
 
     `converter_options` are `Converter.load`'s keyword arguments (less device and threads, which
     follow from the actors' resources)."""
-    if overwrite and skip_existing:
-        raise UsageError("--overwrite and --skip-existing exclude each other")
-    todo: list[BatchJob] = []
-    for job in jobs:  # decided here, once: see the module's docstring
-        if job.clash is not None:
-            yield BatchResult(job, "failed", f"{job.src}: same output {job.dst} as {job.clash}; rename one of them")
-        elif job.dst.exists() and skip_existing:
-            yield BatchResult(job, "skipped", "output exists")
-        elif job.dst.exists() and not overwrite:
-            yield BatchResult(job, "failed", f"{job.dst}: already exists (use --overwrite or --skip-existing)")
-        else:
-            todo.append(job)
     import ray
     import ray.data
 
-    if not todo:
-        ray.shutdown()
-        return
+    # Ray prints its notices (e.g. that a task lost with its node is retried) on stdout, which holds
+    # fhdr's summary: send them to stderr, with the progress.
+    with contextlib.redirect_stdout(sys.stderr):
+        yield from _run(jobs, converter_options, overwrite, skip_existing, float32)
+
+
+def _run(jobs: list[BatchJob], converter_options: dict[str, Any], overwrite: bool, skip_existing: bool,
+         float32: bool) -> Iterator[BatchResult]:
+    import ray
+    import ray.data
+
     try:
+        if overwrite and skip_existing:
+            raise UsageError("--overwrite and --skip-existing exclude each other")
+        todo: list[BatchJob] = []
+        for job in jobs:  # decided here, once: see the module's docstring
+            if job.clash is not None:
+                yield BatchResult(job, "failed", f"{job.src}: same output {job.dst} as {job.clash}; rename one of them")
+            elif job.dst.exists() and skip_existing:
+                yield BatchResult(job, "skipped", "output exists")
+            elif job.dst.exists() and not overwrite:
+                yield BatchResult(job, "failed", f"{job.dst}: already exists (use --overwrite or --skip-existing)")
+            else:
+                todo.append(job)
+        if not todo:
+            return
         resources, actors, device = actor_resources(converter_options.get("device", "auto"),
                                                     converter_options.get("half", False))
         context = ray.data.DataContext.get_current()
@@ -115,14 +127,13 @@ def run_ray_batch(jobs: list[BatchJob], converter_options: dict[str, Any], *, ov
         # photos are converted again elsewhere.
         converted = dataset.map_batches(
             _Convert, batch_size=PHOTOS_PER_TASK, batch_format="pandas",
-            compute=ray.data.ActorPoolStrategy(min_size=1, max_size=min(actors, len(rows))),
+            compute=ray.data.ActorPoolStrategy(min_size=1, max_size=min(actors, len(rows)),
+                                               initial_size=min(actors, len(rows))),  # all at work from the start
             fn_constructor_kwargs={"options": options, "overwrite": overwrite, "float32": float32}, **resources)
         for row in converted.iter_rows():
             yield BatchResult(by_src[row["src"]], row["status"], row["reason"],
                               unwrapped_panorama=bool(row["panorama"]), seconds=float(row["seconds"]),
                               megapixels=None if row["megapixels"] < 0 else float(row["megapixels"]))
-    except FhdrError:
-        raise
     except ray.exceptions.RayError as exc:
         raise FhdrError(f"the Ray cluster failed the batch: {_first_line(exc)}") from exc
     finally:

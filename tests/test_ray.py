@@ -53,16 +53,20 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
-def raylet_of_node(node_manager_port: int) -> int | None:
-    for entry in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                argv = f.read().split(b"\0")
-        except OSError:
-            continue
+def cmdline(pid: int) -> bytes:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read()
+    except OSError:  # gone meanwhile
+        return b""
+
+
+def raylet_of_node(node_manager_port: int) -> int:
+    for pid in map(int, filter(str.isdigit, os.listdir("/proc"))):
+        argv = cmdline(pid).split(b"\0")
         if argv[0].endswith(b"raylet") and f"--node_manager_port={node_manager_port}".encode() in argv:
-            return int(entry)
-    return None
+            return pid
+    raise AssertionError(f"no raylet with node manager port {node_manager_port}")
 
 
 @pytest.fixture
@@ -93,22 +97,23 @@ def test_a_node_lost_mid_batch_costs_nothing(cluster, tmp_path, photo, weights_f
     in_dir, out_dir = tmp_path / "in", tmp_path / "out"
     in_dir.mkdir()
     for i in range(PHOTOS):
-        assert cv2.imwrite(str(in_dir / f"p{i:02d}.jpg"), cv2.resize(photo, (160 + i, 120))[:, :, ::-1])
+        assert cv2.imwrite(str(in_dir / f"p{i:02d}.jpg"), cv2.resize(photo, (240 + i, 180))[:, :, ::-1])
+    (in_dir / "bad.jpg").write_bytes(b"\xff\xd8 not a photo")  # fails on its own; the batch goes on
     report = tmp_path / "report.jsonl"
     proc = subprocess.Popen([sys.executable, "-m", "fhdr_cli", "batch", str(in_dir), str(out_dir), "-n", "1",
                              "--device", "cpu", "--weights", str(weights_file), "--ray", address, "--report", str(report)],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 600
-        # kill the second node once the batch is under way (some photos done, more to do)
+        # kill the second node once its actor is up and the batch under way (some photos done, more to do)
+        raylet, workers = raylet_of_node(second_node), []
         while time.monotonic() < deadline and proc.poll() is None:
-            if out_dir.is_dir() and len(list(out_dir.glob("p*.exr"))) >= 2:
+            workers = [pid for pid in descendants(raylet) if b"MapWorker" in cmdline(pid)]
+            if workers and out_dir.is_dir() and len(list(out_dir.glob("p*.exr"))) >= 2:
                 break
             time.sleep(0.05)
-        raylet = raylet_of_node(second_node)
-        assert raylet is not None and proc.poll() is None, "the batch ended before the node could be killed"
+        assert proc.poll() is None, "the batch ended before the node could be killed"
         killed = descendants(raylet)
-        workers = [pid for pid in killed if b"MapWorker" in Path(f"/proc/{pid}/cmdline").read_bytes()]
         for pid in killed:
             try:
                 os.kill(pid, signal.SIGKILL)
@@ -120,12 +125,14 @@ def test_a_node_lost_mid_batch_costs_nothing(cluster, tmp_path, photo, weights_f
             proc.kill()
             proc.communicate()
     assert workers, "the second node had no actor to lose"
-    assert proc.returncode == 0, stderr
-    assert f"│ {PHOTOS:>9} │ {0:>7} │ {0:>6} │" in stdout, stdout  # converted / skipped / failed
+    assert proc.returncode == 1, stderr  # one photo failed
+    assert f"│ {PHOTOS:>9} │ {0:>7} │ {1:>6} │" in stdout, stdout  # converted / skipped / failed
+    assert "failed: " in stderr and "bad.jpg: not a JPEG or PNG image" in stderr
+    assert stdout.startswith("     fhdr batch") or stdout.lstrip().startswith("fhdr batch"), stdout  # only the summary
     assert "Traceback" not in stderr
     assert sorted(p.name for p in out_dir.iterdir()) == [f"p{i:02d}.exr" for i in range(PHOTOS)]  # no temporaries
     for i in range(PHOTOS):
-        assert read_hdr(out_dir / f"p{i:02d}.exr").shape == (120, 160 + i, 3)  # whole
+        assert read_hdr(out_dir / f"p{i:02d}.exr").shape == (180, 240 + i, 3)  # whole
     records = [json.loads(line) for line in report.read_text().splitlines()]
     assert sorted(r["source"] for r in records) == sorted(str(p) for p in in_dir.iterdir())  # each exactly once
-    assert {r["status"] for r in records} == {"converted"}
+    assert {r["source"]: r["status"] for r in records if r["status"] != "converted"} == {str(in_dir / "bad.jpg"): "failed"}
