@@ -86,8 +86,7 @@ def run_batch(jobs: list[BatchJob], converter: Converter, *, overwrite: bool = F
               float32: bool = False, on_tile: Callable[[int, int], None] | None = None,
               io_threads: int | None = None) -> Iterator[BatchResult]:
     """Convert every job, yielding one result per job: those skipped (or clashing) at once, then the
-    others in order; `io_threads` writers (default:
-    `default_io_threads()`) encode while the model runs."""
+    others in order. `io_threads` writers (default: `default_io_threads()`) encode while the model runs."""
     if overwrite and skip_existing:
         raise UsageError("--overwrite and --skip-existing exclude each other")
     todo: list[BatchJob] = []
@@ -109,12 +108,13 @@ def run_batch(jobs: list[BatchJob], converter: Converter, *, overwrite: bool = F
         for index, job in enumerate(todo):
             if index + 2 < len(todo):
                 reads.append(readers.submit(_timed, read_ldr, todo[index + 2].src))
-            read = reads.popleft()  # dropped here, so the decoded photo goes once it is used
+            read = reads.popleft()
             megapixels = None
             try:
                 if job.dst.exists() and not overwrite:
                     raise UsageError(f"{job.dst}: already exists (use --overwrite or --skip-existing)")
                 image, seconds = read.result()
+                read = None  # the future would keep the decoded photo alive through the next one
                 megapixels = image.rgb.shape[0] * image.rgb.shape[1] / 1e6
                 start = time.perf_counter()
                 hdr = converter(image.rgb, on_tile, image.rgb_to_rec709)

@@ -49,9 +49,8 @@ def scheduler_shard(env: Mapping[str, str] = os.environ) -> Shard | None:
     """The shard a SLURM job array task or Kubernetes Indexed Job pod stands for; None outside them.
 
     SLURM gives the task's id and the array's size (`--array=0-7`, `1-8` or `0-14:2` alike);
-    Kubernetes gives only the pod's index, so there `--shard $(JOB_COMPLETION_INDEX)/N` (or
-    FHDR_SHARD_COUNT) must name the number of completions: without it every pod would convert
-    every file."""
+    Kubernetes gives only the pod's index, so there FHDR_SHARD_COUNT (or `--shard K/N`) must name
+    the number of completions: without it every pod would convert every file."""
     if "SLURM_ARRAY_TASK_ID" in env and "SLURM_ARRAY_TASK_COUNT" in env:
         task, count = _int(env, "SLURM_ARRAY_TASK_ID"), _int(env, "SLURM_ARRAY_TASK_COUNT")
         first, step = _int(env, "SLURM_ARRAY_TASK_MIN", 0), _int(env, "SLURM_ARRAY_TASK_STEP", 1) or 1
@@ -63,7 +62,7 @@ def scheduler_shard(env: Mapping[str, str] = os.environ) -> Shard | None:
     if "JOB_COMPLETION_INDEX" in env:
         if "FHDR_SHARD_COUNT" not in env:
             raise UsageError("JOB_COMPLETION_INDEX is set (a Kubernetes Indexed Job) but not the number of pods: "
-                             "pass --shard $(JOB_COMPLETION_INDEX)/N or set FHDR_SHARD_COUNT (--shard 0/1: all files)")
+                             "set FHDR_SHARD_COUNT to the Job's completions (or pass --shard K/N; --shard 0/1: all files)")
         index, count = _int(env, "JOB_COMPLETION_INDEX"), _int(env, "FHDR_SHARD_COUNT")
         if count < 1 or not 0 <= index < count:
             raise UsageError(f"JOB_COMPLETION_INDEX {index} is not below FHDR_SHARD_COUNT {count}")
