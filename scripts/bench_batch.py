@@ -57,7 +57,7 @@ with tempfile.TemporaryDirectory() as tmp:
         for threads in (int(t) for t in args.encode_threads.split(",")):
             start = time.perf_counter()
             with ThreadPoolExecutor(threads) as pool:
-                list(pool.map(lambda i: write_hdr(out_dir / f"t{threads}_{i}.exr", hdr), range(args.count)))
+                list(pool.map(lambda i: write_hdr(out_dir / f"t{threads}_{i}.exr", hdr, overwrite=True), range(args.count)))
             seconds = time.perf_counter() - start
             print(json.dumps({"encode_threads": threads, "photos": args.count, "size": [args.width, args.height],
                               "seconds_per_photo": round(seconds / args.count, 3),

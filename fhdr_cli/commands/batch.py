@@ -35,7 +35,7 @@ def batch_command(
         None, "--shard", metavar="K/N",
         help="Convert only shard K of N (K from 0; a file's shard follows from its path, so N jobs cover every "
              "file once). Default in a SLURM job array: its task id and count; in a Kubernetes Indexed Job: "
-             "JOB_COMPLETION_INDEX of FHDR_SHARD_COUNT."),
+             "JOB_COMPLETION_INDEX, with FHDR_SHARD_COUNT pods."),
     files_from: Optional[str] = typer.Option(
         None, "--files-from", metavar="FILE",
         help="Convert exactly the files listed in FILE ('-': standard input), one per line, relative to IN_DIR."),
@@ -44,7 +44,7 @@ def batch_command(
         help="Write one JSON line per photo: source, output, status, reason, seconds, megapixels."),
     ray: Optional[str] = typer.Option(
         None, "--ray", metavar="ADDRESS",
-        help="Run on a Ray cluster (pip install \"fhdr[ray]\"): auto (the cluster this machine belongs to, or "
+        help="Run on a Ray cluster (pip install 'fhdr\\[ray]'): auto (the cluster this machine belongs to, or "
              "RAY_ADDRESS), HOST:PORT, ray://HOST:PORT, or local (a private one on this machine). IN_DIR and "
              "OUT_DIR must be the same paths on every node."),
     overwrite: Overwrite = False,
