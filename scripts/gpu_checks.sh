@@ -42,4 +42,4 @@ for i in range(8): cv2.imwrite(f'/tmp/fhdr-ray-in/p{i}.jpg', im)"
   step ray_gpu "$PY" -m fhdr_cli batch /tmp/fhdr-ray-in /tmp/fhdr-ray-out --ray local --device cuda --half \
     --report "$OUT/ray_report.jsonl"
 fi
-cat "$OUT/summary.txt"
+rm -rf /tmp/fhdr-ray-in /tmp/fhdr-ray-out
