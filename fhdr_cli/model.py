@@ -96,6 +96,7 @@ class FeedbackBlock(nn.Module):
 class FHDR(nn.Module):
     """FHDR: LDR image in [0, 1] (N, 3, H, W) -> scene-linear HDR, one image per feedback iteration."""
 
+    architecture = "ours"  # authors_model.AuthorsFHDR is "authors"
     max_iterations = 4  # the paper's setting; every iteration's output is supervised
 
     def __init__(self, cfg: FHDRConfig | None = None):

@@ -11,6 +11,7 @@ multiplies the result by 2**EV.
 from __future__ import annotations
 
 import functools
+import math
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ import torch
 
 from . import __version__
 from .atomic import check_writable_dir
+from .authors_model import AuthorsFHDR
 from .checkpoint import Checkpoint, load_checkpoint, shipped_weights_path
 from .colour_space import OUTPUT_SPACES, ColourSpace, rec709_to
 from .device import available_memory, resolve_device, set_threads
@@ -29,6 +31,7 @@ from .fused import FusedFHDR, Workspace, onednn_available
 from .hdr_files import hdr_format, write_hdr
 from .model import FHDR, receptive_radius
 from .read import LdrImage, read_ldr
+from .simulate import anchor_scale
 from .tile import Tile, auto_tile_size, batch_tiles, crop_core, iter_windows, plan_tiles
 
 # Peak activation memory per window pixel, measured on CPU in fp32 with 4 iterations on 512-768 px
@@ -53,6 +56,8 @@ CUDA_ACTIVATION_BYTES_PER_PIXEL = {"float32": 3200, "float16": 1600}
 # the margins small; on an 80 GB card a 12 MP photo runs whole in half precision).
 CUDA_FREE_MEMORY_FRACTION = 0.5
 ENGINES = ("auto", "fused", "plain")
+# The authors' network's output scale is fitted on at most this many pixels of the photo (a subsample).
+ANCHOR_PIXELS = 1 << 20
 
 
 def _cached_checkpoint(path: Path | None) -> Checkpoint:
@@ -144,6 +149,8 @@ class Converter:
         if dev.type == "cuda":
             torch.backends.cudnn.benchmark = True
         checkpoint = _cached_checkpoint(Path(weights) if weights else None)
+        if engine == "fused" and checkpoint.model.architecture != "ours":
+            raise UsageError("--engine fused runs this project's architecture only; the authors' weights run plain")
         # channels-last: the layout oneDNN and cuDNN run 3x3 convolutions fastest in
         checkpoint.model.to(dev, memory_format=torch.channels_last)
         return cls(checkpoint=checkpoint, device=dev, iterations=iterations, tile=tile, half=half,
@@ -153,11 +160,12 @@ class Converter:
     def __post_init__(self) -> None:
         # The fused oneDNN path is CPU float32 only; CUDA runs the plain model under cuDNN.
         if self.engine == "auto":
-            self.engine = "fused" if self.device.type == "cpu" and onednn_available() else "plain"
+            fusable = self.device.type == "cpu" and onednn_available() and self.model.architecture == "ours"
+            self.engine = "fused" if fusable else "plain"
         self._fused = FusedFHDR(self.model) if self.engine == "fused" else None
 
     @property
-    def model(self) -> FHDR:
+    def model(self) -> FHDR | AuthorsFHDR:
         return self.checkpoint.model
 
     @property
@@ -227,7 +235,8 @@ class Converter:
         tile, batch_pixels = self._tiling(height, width)
         while True:
             try:
-                return self._convert(image, tile, batch_pixels, on_tile, colour_matrix)
+                hdr = self._convert(image, tile, batch_pixels, on_tile, colour_matrix)
+                break
             except torch.cuda.OutOfMemoryError:
                 torch.cuda.empty_cache()
                 if batch_pixels:
@@ -236,6 +245,20 @@ class Converter:
                     raise FhdrError("out of GPU memory even with 64-pixel tiles; try --device cpu") from None
                 else:
                     tile //= 2
+        if self.model.architecture == "authors":
+            hdr *= self._authors_scale(image, hdr, colour_matrix)
+        return hdr
+
+    def _authors_scale(self, image: np.ndarray, hdr: np.ndarray, colour_matrix: np.ndarray | None) -> float:
+        """The authors' network emits HDR up to an unknown scale (they min-max normalised): one factor for
+        the whole photo puts its well-exposed pixels on the photo's sRGB decoding, our output convention.
+        Fitted on a subsample, in the network's own space (before the colour matrix and exposure)."""
+        step = max(1, math.isqrt(image.shape[0] * image.shape[1] // ANCHOR_PIXELS))
+        ldr = preprocess(image[::step, ::step])[0].permute(1, 2, 0).numpy()
+        linear = hdr[::step, ::step] / 2.0**self.exposure_ev
+        if colour_matrix is not None:
+            linear = linear @ np.linalg.inv(colour_matrix).T
+        return anchor_scale(ldr, linear)
 
     def _convert(self, image: np.ndarray, tile: int, batch_pixels: int, on_tile: Callable[[int, int], None] | None,
                  colour_matrix: np.ndarray | None) -> np.ndarray:

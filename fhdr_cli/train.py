@@ -170,6 +170,8 @@ def train(s: TrainSettings, on_step: Callable[[StepReport], None] = lambda r: No
     summary: dict = {"phases": [], "steps": 0, "seconds": 0.0}
     if s.resume:
         ckpt = load_checkpoint(s.resume)
+        if ckpt.model.architecture != "ours":  # its tanh head has no log gain to train
+            raise UsageError(f"{s.resume}: the authors' weights run (fhdr convert --weights) but cannot be resumed here")
         model, summary = ckpt.model, ckpt.training or summary
         step = int(ckpt.extra.get("step", summary["steps"]))
         # validation scores are only comparable at the same iteration count and by the same measure
