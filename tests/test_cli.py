@@ -350,8 +350,8 @@ def test_batch_goes_on_past_a_bad_file_and_reports_it(tree, weights_file):
     assert outputs(tree / "out") == ["IMG_1.exr", "other.exr"]
     assert summary_counts(result.stdout) == (2, 0, 1)
     assert "broken.jpg" in result.stdout and "corrupt" in result.stdout  # the failures table
-    failed = [line for line in err(result).splitlines() if line.startswith("failed:")]
-    assert failed == ["failed: in/broken.jpg: not a JPEG or PNG image (truncated or corrupt data)"]
+    failed = [line.split("] ", 1)[1] for line in err(result).splitlines() if "] failed:" in line]
+    assert failed == ["failed: in/broken.jpg: truncated or corrupt JPEG (its data ends early or does not decode)"]
     assert "Traceback" not in result.stdout + err(result)
 
 

@@ -10,6 +10,7 @@ from typing import Annotated, Callable, Optional, TypeVar
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from ..errors import FhdrError
 from ..read import locked_stderr
@@ -20,6 +21,14 @@ console = Console()
 err_console = Console(file=locked_stderr, highlight=False, soft_wrap=True)
 
 F = TypeVar("F", bound=Callable)
+
+
+def print_table(table: Table) -> None:
+    """A rich table on stdout without the spaces rich pads every line with up to the table's width."""
+    with console.capture() as captured:
+        console.print(table)
+    for line in captured.get().splitlines():
+        typer.echo(line.rstrip())
 
 
 class _Settings:

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from ..errors import UsageError
 from ..evaluate import evaluate
-from . import Device, Threads, Weights, console, err_console, report_errors
+from . import Device, Threads, Weights, console, err_console, print_table, report_errors
 
 
 @report_errors
@@ -49,4 +49,4 @@ def evaluate_command(
     for method, row in report.rows.items():
         table.add_row(method, f"{row['psnr_mu']:.2f}", f"{row['ssim_mu']:.4f}", f"{row['psnr_mu_clipped']:.2f}",
                       f"{row['hdr_flip']:.4f}")
-    console.print(table)
+    print_table(table)
