@@ -20,7 +20,7 @@ def evaluate_command(
     views: int = typer.Option(16, "--views", min=1, help="Simulated photos per scene (fewer: faster, noisier)."),
     size: int = typer.Option(256, "--size", min=32, help="View size in pixels."),
     iterations: str = typer.Option("1,2,3,4", "--iterations", "-n", help="Iteration counts to evaluate."),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = typer.Option(0, "--seed", help="Seed of the simulated photos (the same seed, the same photos)."),
     device: Device = "auto",
     threads: Threads = None,
     weights: Weights = None,
