@@ -26,7 +26,7 @@ SHIPPED_NAME = "fhdr.pt"
 
 @dataclass
 class Checkpoint:
-    model: FHDR | AuthorsFHDR  # `model.architecture` says which: "ours" or "authors"
+    model: FHDR  # or its subclass AuthorsFHDR: `model.architecture` says which, "ours" or "authors"
     path: Path
     sha256: str
     training: dict = field(default_factory=dict)  # how the weights were made (see MODEL_CARD.md)

@@ -22,7 +22,6 @@ import torch
 
 from . import __version__
 from .atomic import check_writable_dir
-from .authors_model import AuthorsFHDR
 from .checkpoint import Checkpoint, load_checkpoint, shipped_weights_path
 from .colour_space import OUTPUT_SPACES, ColourSpace, rec709_to
 from .device import available_memory, resolve_device, set_threads
@@ -165,7 +164,7 @@ class Converter:
         self._fused = FusedFHDR(self.model) if self.engine == "fused" else None
 
     @property
-    def model(self) -> FHDR | AuthorsFHDR:
+    def model(self) -> FHDR:
         return self.checkpoint.model
 
     @property
