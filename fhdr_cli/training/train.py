@@ -27,15 +27,15 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from .color import mu_law
-from .device import resolve_device, set_threads
-from .errors import UsageError
-from .metrics import align_exposure, hdr_flip, ssim
-from .model import FHDR
+from ..colour.transfer import mu_law
+from ..inference.device import resolve_device, set_threads
+from ..errors import UsageError
+from ..evaluation.metrics import align_exposure, hdr_flip, ssim
+from ..network.fhdr import FHDR
 from .perceptual import VGGPerceptualLoss
-from .scenes import VALIDATION_SCENES, Scene, load_scenes, random_view
-from .simulate import simulate
-from .checkpoint import load_checkpoint, save_checkpoint
+from ..simulation.scenes import VALIDATION_SCENES, Scene, load_scenes, random_view
+from ..simulation.simulate import simulate
+from ..network.checkpoint import load_checkpoint, save_checkpoint
 
 
 @dataclass
