@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from fhdr_cli.metrics import (align_exposure, clipped_mask, evaluate_pair, hdr_flip, psnr_mu, ssim,
+from fhdr_cli.evaluation.metrics import (align_exposure, clipped_mask, evaluate_pair, hdr_flip, psnr_mu, ssim,
                               ssim_mu)
 
 

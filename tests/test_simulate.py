@@ -1,9 +1,9 @@
 import numpy as np
 import torch
 
-from fhdr_cli.color import srgb_to_linear
-from fhdr_cli.scenes import Scene, perspective_view, random_view
-from fhdr_cli.simulate import WELL_EXPOSED, simulate
+from fhdr_cli.colour.transfer import srgb_to_linear
+from fhdr_cli.simulation.scenes import Scene, perspective_view, random_view
+from fhdr_cli.simulation.simulate import WELL_EXPOSED, simulate
 
 
 def _scene(h=64, w=128, seed=0):

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from fhdr_cli.errors import UsageError
-from fhdr_cli.scenes import Scene
+from fhdr_cli.simulation.scenes import Scene
 import torch
 
-from fhdr_cli.train import LossWeights, SimulatedBatches, TrainSettings, hdr_loss, learning_rate, train
+from fhdr_cli.training.train import LossWeights, SimulatedBatches, TrainSettings, hdr_loss, learning_rate, train
 
 
 def test_cosine_learning_rate_falls_from_peak_to_a_twentieth():

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 
 from ..errors import FhdrError
-from ..read import locked_stderr
+from ..io.photo import locked_stderr
 
 console = Console()
 # Through locked_stderr: a decoder on a reader thread borrows file descriptor 2 for a moment,

@@ -7,8 +7,8 @@ import json
 import typer
 from rich.table import Table
 
-from ..benchmark import run_benchmark
-from ..pipeline import Converter
+from ..evaluation.benchmark import run_benchmark
+from ..inference.pipeline import Converter
 from . import Device, Half, Memory, Threads, Tile, Weights, console, report_errors
 
 

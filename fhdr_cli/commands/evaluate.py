@@ -10,7 +10,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from ..errors import UsageError
-from ..evaluate import evaluate
+from ..evaluation.evaluate import evaluate
 from . import Device, Threads, Weights, console, err_console, report_errors
 
 

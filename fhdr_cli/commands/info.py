@@ -6,8 +6,8 @@ import json
 
 import typer
 
-from ..model import receptive_radius
-from ..checkpoint import load_checkpoint
+from ..network.fhdr import receptive_radius
+from ..network.checkpoint import load_checkpoint
 from . import Weights, console, report_errors
 
 

@@ -9,8 +9,8 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from ..errors import UsageError
-from ..scenes import VALIDATION_SCENES
-from ..train import StepReport, TrainSettings, train
+from ..simulation.scenes import VALIDATION_SCENES
+from ..training.train import StepReport, TrainSettings, train
 from . import console, report_errors
 
 

@@ -35,17 +35,16 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from .color import luminance, mu_law
-from .device import resolve_device, set_threads
-from .errors import UsageError
-from .metrics import align_exposure, hdr_flip, ssim
-from .model import FHDR
+from ..colour.transfer import luminance, mu_law
+from ..errors import UsageError
+from ..evaluation.metrics import align_exposure, clipped_mask, hdr_flip, ssim
+from ..inference.device import resolve_device, set_threads
+from ..network.checkpoint import load_checkpoint, save_checkpoint
+from ..network.fhdr import FHDR
+from ..simulation.light_sources import add_light_sources
+from ..simulation.scenes import VALIDATION_SCENES, Scene, load_scenes, random_view
+from ..simulation.simulate import simulate
 from .perceptual import VGGPerceptualLoss
-from .light_sources import add_light_sources
-from .metrics import clipped_mask
-from .scenes import VALIDATION_SCENES, Scene, load_scenes, random_view
-from .simulate import simulate
-from .checkpoint import load_checkpoint, save_checkpoint
 
 
 @dataclass

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .color import luminance, mu_law
+from ..colour.transfer import luminance, mu_law
 
 WELL_EXPOSED = (0.05, 0.95)  # LDR code values whose scene radiance the photo recorded faithfully
 MIN_ANCHOR_PIXELS = 16  # fewer well-exposed pixels than this make the median ratio unreliable

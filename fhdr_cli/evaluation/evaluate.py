@@ -16,11 +16,11 @@ from typing import Callable
 import numpy as np
 
 from .baselines import BASELINES
-from .errors import UsageError
+from ..errors import UsageError
 from .metrics import evaluate_pair
-from .pipeline import Converter
-from .scenes import load_scenes, random_view, scene_files
-from .simulate import simulate
+from ..inference.pipeline import Converter
+from ..simulation.scenes import load_scenes, random_view, scene_files
+from ..simulation.simulate import simulate
 
 METRICS = ("psnr_mu", "ssim_mu", "psnr_mu_clipped", "hdr_flip")
 

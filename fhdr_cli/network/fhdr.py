@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .color import srgb_to_linear
+from ..colour.transfer import srgb_to_linear
 
 # exp(LOG_GAIN_MAX) ~ 2^17 above the input: far past any real highlight, still finite in half floats
 LOG_GAIN_MIN, LOG_GAIN_MAX = -8.0, 12.0

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import torch
 
-from .color import linear_to_srgb, srgb_to_linear
+from ..colour.transfer import linear_to_srgb, srgb_to_linear
 
 WELL_EXPOSED = (0.1, 0.9)  # LDR code values trusted to anchor the output's scale
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import torch
 
-from .atomic import atomic_write
-from .errors import WeightsError
-from .model import FHDR
+from ..io.atomic import atomic_write
+from ..errors import WeightsError
+from .fhdr import FHDR
 
 FORMAT = "fhdr-checkpoint-1"
 SHIPPED_NAME = "fhdr.pt"
