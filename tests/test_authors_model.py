@@ -15,12 +15,12 @@ import torch.nn.functional as F
 
 from test_cli import PARAMETERS, err, fhdr, ok, read_hdr, write_photo
 
-from fhdr_cli.authors_model import AuthorsFHDR
-from fhdr_cli.checkpoint import load_checkpoint
-from fhdr_cli.color import srgb_to_linear
-from fhdr_cli.colour_space import ACESCG, rec709_to
+from fhdr_cli.network.authors import AuthorsFHDR
+from fhdr_cli.network.checkpoint import load_checkpoint
+from fhdr_cli.colour.transfer import srgb_to_linear
+from fhdr_cli.colour.spaces import ACESCG, rec709_to
 from fhdr_cli.errors import UsageError, WeightsError
-from fhdr_cli.pipeline import Converter
+from fhdr_cli.inference.pipeline import Converter
 
 AUTHORS_PARAMETERS = 571_267  # their network: no 1x1 fusion of the blocks, bias-free dense and fusion convs
 

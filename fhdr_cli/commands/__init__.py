@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..errors import FhdrError
-from ..read import locked_stderr
+from ..io.photo import locked_stderr
 
 console = Console()
 # Through locked_stderr: a decoder on a reader thread borrows file descriptor 2 for a moment,

@@ -10,9 +10,9 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from ..batch import BatchResult, failed_sources, plan_batch, run_batch
+from ..inference.batch import BatchResult, failed_sources, plan_batch, run_batch
 from ..errors import UsageError
-from ..pipeline import Converter
+from ..inference.pipeline import Converter
 from . import (
     ColourSpaceOption, Device, Exposure, Float32, Half, Iterations, Memory, Overwrite, Threads,
     Tile, Weights, Wrap, err_console, print_table, report_errors,

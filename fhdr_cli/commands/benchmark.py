@@ -8,8 +8,8 @@ import typer
 from rich import box
 from rich.table import Table
 
-from ..benchmark import run_benchmark
-from ..pipeline import Converter
+from ..evaluation.benchmark import run_benchmark
+from ..inference.pipeline import Converter
 from . import Device, Half, Memory, Threads, Tile, Weights, console, print_table, report_errors
 
 

@@ -8,10 +8,10 @@ from typing import Optional
 import typer
 from rich.progress import Progress
 
-from ..atomic import check_writable_dir
+from ..io.atomic import check_writable_dir
 from ..errors import UsageError
-from ..hdr_files import hdr_format
-from ..pipeline import Converter, convert_file
+from ..io.hdr_files import hdr_format
+from ..inference.pipeline import Converter, convert_file
 from . import (
     ColourSpaceOption, Device, Exposure, Float32, Half, Iterations, Memory, Overwrite, Threads,
     Tile, Weights, Wrap, err_console, report_errors,

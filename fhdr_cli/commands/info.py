@@ -7,8 +7,8 @@ import textwrap
 
 import typer
 
-from ..model import receptive_radius
-from ..checkpoint import load_checkpoint
+from ..network.fhdr import receptive_radius
+from ..network.checkpoint import load_checkpoint
 from . import Weights, console, report_errors
 
 ARCHITECTURES = {

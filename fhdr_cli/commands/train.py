@@ -9,8 +9,8 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from ..errors import UsageError
-from ..scenes import VALIDATION_SCENES
-from ..train import StepReport, TrainSettings, train
+from ..simulation.scenes import VALIDATION_SCENES
+from ..training.train import StepReport, TrainSettings, train
 from . import console, err_console, report_errors
 
 
@@ -35,6 +35,12 @@ def train_command(
     select: str = typer.Option("loss", "--select", help="Keep as best the checkpoint with the lowest validation loss, or HDR-FLIP (flip)."),
     overshoot_weight: float = typer.Option(0.0, "--overshoot-weight", min=0.0,
                                            help="Extra L1 weight on over-bright errors (HDR-FLIP punishes them more)."),
+    log_weight: float = typer.Option(0.0, "--log-weight", min=0.0,
+                                     help="Weight of L1 on mu-law images at the photo's own scale (shadows and lights)."),
+    light_weight: float = typer.Option(0.0, "--light-weight", min=0.0,
+                                       help="Weight of the log error of the light from the input's clipped pixels."),
+    light_probability: float = typer.Option(0.0, "--light-probability", min=0.0, max=1.0,
+                                            help="Share of training views given synthetic suns, bulbs and windows."),
     seed: int = typer.Option(0, "--seed", help="Random seed of the initial weights and the training crops."),
 ) -> None:
     """Train FHDR on LDR/HDR pairs simulated from real HDR scenes (held-out scenes validate)."""
@@ -45,7 +51,8 @@ def train_command(
         data=tuple(data), out=out, iterations=iterations, patch=patch, batch=batch, lr=lr, lr_decay=lr_decay, device=device,
         minutes=minutes, resume=resume, val_scenes=tuple(v for v in val_scenes.split(",") if v),
         checkpoint_minutes=checkpoint_minutes, vgg_weights=vgg_weights, threads=threads, workers=workers, seed=seed,
-        select=select, overshoot_weight=overshoot_weight,
+        select=select, overshoot_weight=overshoot_weight, log_weight=log_weight, light_weight=light_weight,
+        light_probability=light_probability,
     )
     with Progress(TextColumn("[bold]train"), BarColumn(), TextColumn("{task.description}"), TimeRemainingColumn(),
                   console=err_console) as progress:

@@ -20,17 +20,17 @@ from typing import Callable
 import numpy as np
 import torch
 
-from . import __version__
-from .atomic import check_writable_dir
-from .checkpoint import Checkpoint, load_checkpoint, shipped_weights_path
-from .colour_space import OUTPUT_SPACES, ColourSpace, rec709_to
+from ..version import __version__
+from ..io.atomic import check_writable_dir
+from ..network.checkpoint import Checkpoint, load_checkpoint, shipped_weights_path
+from ..colour.spaces import OUTPUT_SPACES, ColourSpace, rec709_to
 from .device import available_memory, resolve_device, set_threads
-from .errors import FhdrError, UsageError
-from .fused import FusedFHDR, Workspace, onednn_available
-from .hdr_files import hdr_format, write_hdr
-from .model import FHDR, receptive_radius
-from .read import LdrImage, read_ldr
-from .simulate import anchor_scale
+from ..errors import FhdrError, UsageError
+from ..network.fused import FusedFHDR, Workspace, onednn_available
+from ..io.hdr_files import hdr_format, write_hdr
+from ..network.fhdr import FHDR, receptive_radius
+from ..io.photo import LdrImage, read_ldr
+from ..colour.transfer import anchor_scale
 from .tile import Tile, auto_tile_size, batch_tiles, crop_core, iter_windows, plan_tiles
 
 # Peak activation memory per window pixel, measured on CPU in fp32 with 4 iterations on 512-768 px

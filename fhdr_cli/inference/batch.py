@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
-from .errors import FhdrError, UsageError
-from .hdr_files import write_hdr
+from ..errors import FhdrError, UsageError
+from ..io.hdr_files import write_hdr
 from .pipeline import Converter, file_description
-from .read import LDR_EXTENSIONS, read_ldr
+from ..io.photo import LDR_EXTENSIONS, read_ldr
 
 FORMATS = ("exr", "hdr")
 

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .color import srgb_to_linear
+from ..colour.transfer import srgb_to_linear
 
 # exp(LOG_GAIN_MAX) ~ 2^17 above the input: far past any real highlight, still finite in half floats
 LOG_GAIN_MIN, LOG_GAIN_MAX = -8.0, 12.0
@@ -96,7 +96,7 @@ class FeedbackBlock(nn.Module):
 class FHDR(nn.Module):
     """FHDR: LDR image in [0, 1] (N, 3, H, W) -> scene-linear HDR, one image per feedback iteration."""
 
-    architecture = "ours"  # authors_model.AuthorsFHDR is "authors"
+    architecture = "ours"  # authors.AuthorsFHDR is "authors"
     max_iterations = 4  # the paper's setting; every iteration's output is supervised
     feedback_class: type[nn.Module] = FeedbackBlock  # the authors' variant has its own
 

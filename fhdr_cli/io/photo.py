@@ -25,8 +25,8 @@ import cv2
 import numpy as np
 
 from fhdr_cli.errors import InputError, UsageError
-from fhdr_cli.exif import Exif, parse_exif
-from fhdr_cli.icc import RgbProfile, parse_icc
+from fhdr_cli.io.exif import Exif, parse_exif
+from fhdr_cli.io.icc import RgbProfile, parse_icc
 
 LDR_EXTENSIONS = (".jpg", ".jpeg", ".png")
 MAX_PIXELS = 300_000_000

@@ -11,12 +11,12 @@ Their release (``FHDR-iter-1.ckpt``, ...) is a plain ``state_dict`` in their key
     hrb1, hrb2                                   reconstruction (3x3, 3x3), then tanh
 
 Feature extraction, the feedback loop and the reconstruction block are the ones of our network
-(model.py), whose class this one extends; the keys are renamed to ours on loading
+(fhdr.py), whose class this one extends; the keys are renamed to ours on loading
 (`their_keys_to_ours`). What differs is the feedback block: no local residual in the dense
 blocks, bias-free dense and 1x1 fusion convolutions, no 1x1 fusion of the three block outputs
 (only the 3x3 after the last block); and the ends: input scaled to [-1, 1], a tanh output read as
 (tanh + 1) / 2, linear radiance up to an unknown scale (they min-max normalised their targets),
-which the converter anchors to the photo (pipeline.py). Their module kept the hidden states on
+which the converter anchors to the photo (inference/pipeline.py). Their module kept the hidden states on
 ``self`` (and never reset them between images); here they are local to one forward call.
 """
 
@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .model import FHDR, FHDRConfig
+from .fhdr import FHDR, FHDRConfig
 
 # A key only their layout has: how a state dict is recognised as theirs.
 SIGNATURE_KEY = "feedback_block.compress_in.weight"

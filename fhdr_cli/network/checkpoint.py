@@ -15,10 +15,10 @@ from pathlib import Path
 
 import torch
 
-from .atomic import atomic_write
-from .errors import WeightsError
-from .authors_model import AuthorsFHDR, is_authors_state_dict
-from .model import FHDR
+from ..io.atomic import atomic_write
+from ..errors import WeightsError
+from .authors import AuthorsFHDR, is_authors_state_dict
+from .fhdr import FHDR
 
 FORMAT = "fhdr-checkpoint-1"
 SHIPPED_NAME = "fhdr.pt"
