@@ -10,7 +10,8 @@ import warnings
 from typing import Iterator
 
 import typer
-from typer._click import ClickException  # typer 0.29 vendors click: its parser raises these, not click's
+# typer 0.29 vendors click: its parser raises these, not click's
+from typer._click.exceptions import ClickException, NoArgsIsHelpError
 from typer.core import TyperCommand, TyperGroup
 
 from . import __version__
@@ -30,6 +31,8 @@ def _script_conventions() -> Iterator[None]:
     that goes away (`fhdr info | head -1`) ends the command quietly with a closed pipe's status."""
     try:
         yield
+    except NoArgsIsHelpError:
+        raise  # bare `fhdr` or `fhdr batch`: the help itself, on stderr with exit 2, as click shows it
     except ClickException as exc:
         ctx = getattr(exc, "ctx", None)
         hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""

@@ -74,6 +74,13 @@ def test_parser_errors_are_one_fhdr_error_line_with_exit_2(args):
     assert result.stdout == ""
 
 
+def test_bare_fhdr_shows_the_help_not_an_error_line():
+    result = fhdr80()
+    assert result.exit_code == 2  # click's convention for "no command given"
+    shown = result.stdout + err(result)
+    assert "Usage: fhdr [OPTIONS] COMMAND" in shown and "Commands:" in shown and "fhdr: error" not in shown
+
+
 def test_debug_works_after_the_subcommand_too(tmp_path):
     for args in (["--debug", "convert", tmp_path / "missing.jpg"], ["convert", tmp_path / "missing.jpg", "--debug"]):
         result = fhdr80(*args)
@@ -91,6 +98,15 @@ def test_a_closed_pipe_ends_quietly_with_the_sigpipe_status(args, weights_file):
     stderr = process.stderr.read()
     assert process.wait(timeout=120) == 128 + signal.SIGPIPE
     assert stderr == b""
+
+
+def test_human_messages_go_to_stderr_and_results_to_stdout(tmp_path, weights_file, photo):
+    write_photo(tmp_path / "p.png", photo)
+    result = fhdr80("convert", tmp_path / "p.png", "-n", "1", "--weights", weights_file)
+    ok(result)
+    assert result.stdout == "" and "wrote" in err(result)
+    result = fhdr80("info", "--json", "--weights", weights_file)
+    assert json.loads(result.stdout)["architecture"] == "ours" and err(result) == ""
 
 
 def test_info_fits_80_columns_without_raw_dicts():
