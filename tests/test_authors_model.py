@@ -13,7 +13,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from test_cli import PARAMETERS, err, fhdr, ok, read_hdr, write_photo
+from test_cli import PARAMETERS, err, exr_comments, fhdr, ok, read_hdr, write_photo
 
 from fhdr_cli.network.authors import AuthorsFHDR
 from fhdr_cli.network.checkpoint import load_checkpoint
@@ -152,6 +152,7 @@ def test_cli_converts_with_their_weights_and_info_names_the_architecture(tmp_pat
     write_photo(src, photo)
     ok(fhdr("convert", src, "-o", dst, "-n", "2", weights=authors_file))
     assert read_hdr(dst).shape[:2] == photo.shape[:2]
+    assert "the authors' architecture (mukulkhanna/FHDR)" in exr_comments(dst)
 
     info = json.loads(fhdr("info", "--json", weights=authors_file).stdout)
     assert info["architecture"] == "authors" and info["parameters"] == AUTHORS_PARAMETERS != PARAMETERS

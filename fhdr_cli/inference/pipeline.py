@@ -349,6 +349,8 @@ def file_description(src: Path, converter: Converter, image: LdrImage) -> dict:
     settings, and one line saying what made it, from which photo, with which settings."""
     parts = [f"fhdr {__version__} (FHDR network)", f"source {Path(src).name}", f"iterations {converter.iterations}",
              f"weights sha256 {converter.checkpoint.sha256[:12]}"]
+    if converter.model.architecture == "authors":
+        parts.append("the authors' architecture (mukulkhanna/FHDR)")
     if image.profile is not None:
         parts.append(f"colour profile {image.profile.description or 'unnamed'}")
     if converter.colour_space != "rec709":
