@@ -103,13 +103,14 @@ def root(
         warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
 
 
-app.command("convert", cls=FhdrCommand)(convert_command)
-app.command("batch", cls=FhdrCommand)(batch_command)
-app.command("tonemap-preview", cls=FhdrCommand)(tonemap_preview_command)
-app.command("benchmark", cls=FhdrCommand)(benchmark_command)
-app.command("info", cls=FhdrCommand)(info_command)
-app.command("train", cls=FhdrCommand)(train_command)
-app.command("evaluate", cls=FhdrCommand)(evaluate_command)
+# short_help: the list in `fhdr --help` shows these whole at 80 columns (click cuts longer ones with "...")
+app.command("convert", cls=FhdrCommand, short_help="Convert one LDR photo into a scene-linear HDR image.")(convert_command)
+app.command("batch", cls=FhdrCommand, short_help="Convert every photo in a folder.")(batch_command)
+app.command("tonemap-preview", cls=FhdrCommand, short_help="Tonemap an HDR image to a PNG preview.")(tonemap_preview_command)
+app.command("benchmark", cls=FhdrCommand, short_help="Measure speed, efficiency and memory here.")(benchmark_command)
+app.command("info", cls=FhdrCommand, short_help="Show the model, its weights and their training.")(info_command)
+app.command("train", cls=FhdrCommand, short_help="Train FHDR weights on real HDR scenes.")(train_command)
+app.command("evaluate", cls=FhdrCommand, short_help="Score FHDR and baselines on held-out scenes.")(evaluate_command)
 
 
 def _interrupt(signum, frame):  # SIGTERM unwinds like Ctrl-C, so temporary files get removed

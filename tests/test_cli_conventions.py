@@ -40,6 +40,8 @@ def test_help_fits_80_columns_and_shows_flags_as_flags(command):
     assert "…" not in result.stdout and "<bool>" not in result.stdout
     assert "╭" not in result.stdout  # no boxes that cut option names and defaults
     assert "{" not in lines[0]  # usage shows SRC, not {src}
+    listed = lines[lines.index("Commands:") + 1:] if "Commands:" in lines else []
+    assert not any(line.endswith("...") for line in listed)  # command summaries whole
 
 
 @pytest.mark.parametrize("command", COMMANDS)
