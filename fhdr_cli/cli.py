@@ -32,7 +32,7 @@ def _script_conventions() -> Iterator[None]:
     try:
         yield
     except NoArgsIsHelpError:
-        raise  # bare `fhdr` or `fhdr batch`: the help itself, on stderr with exit 2, as click shows it
+        raise  # a bare `fhdr`: the help itself, on stderr with exit 2, as click shows it
     except ClickException as exc:
         ctx = getattr(exc, "ctx", None)
         hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
