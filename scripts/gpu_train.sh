@@ -20,6 +20,7 @@ OUT=${OUT:?set OUT}; DEVICE=${DEVICE:-cuda}; MINUTES=${MINUTES:-7}; WORKERS=${WO
 RESUME=${RESUME:-experiments/h100_step13858.pt}
 data=(--data .devdata/hdr-train)
 [ -d .devdata/rendered ] && data+=(--data .devdata/rendered)
+[ -n "${VAL_SCENES:-}" ] && data+=(--val-scenes "$VAL_SCENES")  # held-out scenes (default: the five of scenes.py)
 common=("${data[@]}" --resume "$RESUME" --iterations 4 --device "$DEVICE" --minutes "$MINUTES"
         --checkpoint-minutes 1 --workers "$WORKERS" --light-probability 0.5 --lr 1.5e-4)
 

@@ -48,7 +48,7 @@ def _shape_mask(kind: str, h: int, w: int, size: int, rng: np.random.Generator) 
     if kind == "point":  # a candle flame, a distant street lamp
         axes = (rng.uniform(0.6, 1.6) * ss, rng.uniform(0.6, 2.5) * ss)
     elif kind == "disc":  # a sun, a bulb, a lamp shade
-        radius = rng.uniform(0.01, 0.06) * size * ss
+        radius = 10 ** rng.uniform(-2.1, -1.0) * size * ss  # log-uniform: photos show lamps small and large
         axes = (radius, radius * rng.uniform(0.8, 1.0))
     else:  # a window or a light panel, sometimes with mullions
         half_w, half_h = rng.uniform(0.03, 0.15, 2) * size * ss
