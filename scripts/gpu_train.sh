@@ -46,9 +46,14 @@ sleep 2
 {
   echo "== $(date -u) device"; nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>&1
   python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
+  # The test suite on CUDA, from $SUITE (a copy of the tree to test; default this one), installed
+  # editable so that fhdr_cli.weights resolves as in a user's install.
   if [ "$DEVICE" = cuda ]; then
-    echo "== test suite on a CUDA machine"
-    timeout 240 nice -n 5 python3 -m pytest -q -x -p no:cacheprovider tests 2>&1 | tail -25
+    suite=${SUITE:-.}
+    echo "== test suite on a CUDA machine ($suite)"
+    (cd "$suite" && export PYTHONPATH=/tmp/site \
+      && python3 -m pip install -q --no-deps --no-build-isolation --no-index -e . \
+      && timeout 240 nice -n 5 python3 -m pytest -q -p no:cacheprovider tests 2>&1 | tail -25)
   fi
 } > "$OUT/checks.txt" 2>&1
 
