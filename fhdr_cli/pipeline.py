@@ -334,7 +334,10 @@ def write_output(src: Path, dst: Path, hdr: np.ndarray, image: LdrImage, convert
         photo = src.read_bytes()
     except OSError as exc:
         raise InputError(f"{src}: cannot read ({os.strerror(exc.errno) if exc.errno else exc})") from exc
-    data = ultrahdr_file(photo, image, hdr, max_boost)
+    try:
+        data = ultrahdr_file(photo, image, hdr, max_boost)
+    except FhdrError as exc:
+        raise FhdrError(f"{dst}: {exc}") from None
     atomic_write(dst, lambda tmp: tmp.write_bytes(data), overwrite=overwrite)
 
 

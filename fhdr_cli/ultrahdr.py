@@ -196,11 +196,14 @@ def decode_base(jpeg: bytes) -> np.ndarray:
 
 def keeps_as_base(jpeg: bytes) -> bool:
     """Whether a photo's JPEG can serve as the base as it is: three components (YCbCr), which every
-    gain-map reader expects; grey and CMYK JPEGs get a new base like a PNG."""
-    for marker, start, end in _header_segments(jpeg):
-        if marker in _SOF:
-            return end - start >= 10 and jpeg[start + 9] == 3
-    return False
+    gain-map reader expects, and a header we can insert into (read_ldr tolerates junk between
+    segments, which we would not carry over). Grey and CMYK JPEGs get a new base like a PNG."""
+    try:
+        segments = _header_segments(jpeg)
+        _image_end(jpeg, segments[-1][2])
+    except ValueError:
+        return False
+    return any(marker in _SOF and end - start >= 10 and jpeg[start + 9] == 3 for marker, start, end in segments)
 
 
 # --- the container -----------------------------------------------------------------------------------
@@ -333,8 +336,11 @@ def assemble(base: bytes, gain_map_jpeg: bytes, meta: GainMapMetadata) -> bytes:
         if insert_at is None and not (marker == _APP0 or (marker == _APP1 and payload.startswith(_EXIF_SIGNATURE))):
             insert_at = len(kept)
         kept.append(base[start:stop])
-    head = [base[:2], *kept[:insert_at],
-            _segment(_APP1, _XMP_NAMESPACE + _primary_xmp(len(gain_map_file), photo_xmp)),
+    xmp = _XMP_NAMESPACE + _primary_xmp(len(gain_map_file), photo_xmp)
+    if len(xmp) + 2 > 0xFFFF:
+        raise FhdrError(f"the photo's XMP metadata is too large to add the gain map's directory to "
+                        f"({len(xmp):,} bytes; a JPEG segment holds 65,533)")
+    head = [base[:2], *kept[:insert_at], _segment(_APP1, xmp),
             _segment(_APP2, _ISO_NAMESPACE + struct.pack(">HH", 0, 0))]
     tail = [*kept[insert_at:], base[segments[-1][2] : end]]
     before_mpf = sum(map(len, head))

@@ -262,3 +262,30 @@ def test_exiftool_lists_the_gain_map_metadata_and_mpf_index(tmp_path, converter,
     gain_max = tags["Doc2:XMP-hdrgm:GainMapMax"]
     assert 0 < gain_max <= 4.0 and tags["Doc2:XMP-hdrgm:HDRCapacityMax"] == gain_max
     assert tags["Doc2:XMP-hdrgm:BaseRenditionIsHDR"] in (False, "False", 0)
+
+
+@pytest.mark.parametrize("kind", ["progressive", "restarts", "junk between segments"])
+def test_other_jpeg_layouts(tmp_path, converter, picture, kind):
+    """Progressive scans (tables between them) and restart markers keep the photo as the base; stray
+    bytes between segments, which read_ldr tolerates, get a new base rather than a broken file."""
+    params = {"progressive": (cv2.IMWRITE_JPEG_PROGRESSIVE, 1), "restarts": (cv2.IMWRITE_JPEG_RST_INTERVAL, 2)}
+    photo = encode(".jpg", np.ascontiguousarray(picture[..., ::-1]), *params.get(kind, ()))
+    if kind == "junk between segments":
+        jfif_end = 4 + struct.unpack(">H", photo[4:6])[0]
+        photo = photo[:jfif_end] + b"\x00\x00" + photo[jfif_end:]
+    (tmp_path / "photo.jpg").write_bytes(photo)
+    fhdr_cli.convert_file(tmp_path / "photo.jpg", tmp_path / "out.jpg", converter)
+    data = (tmp_path / "out.jpg").read_bytes()
+    assert (without_ultrahdr_segments(data) == photo) == (kind != "junk between segments")
+    sdr = imagecodecs.ultrahdr_decode(data, dtype=np.uint8)[..., :3]
+    assert np.abs(sdr.astype(int) - picture).mean() < 2.0
+    assert imagecodecs.ultrahdr_decode(data).astype(np.float32).max() > 1.15
+
+
+def test_xmp_too_large_to_extend_is_a_clear_error_and_writes_nothing(tmp_path, converter, picture):
+    xmp = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+           + b" " * 65_000 + b"</rdf:RDF></x:xmpmeta>")
+    (tmp_path / "photo.jpg").write_bytes(photo_with_metadata(picture, xmp=xmp))
+    with pytest.raises(fhdr_cli.errors.FhdrError, match=r"out\.jpg: the photo's XMP metadata is too large"):
+        fhdr_cli.convert_file(tmp_path / "photo.jpg", tmp_path / "out.jpg", converter)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photo.jpg"]
