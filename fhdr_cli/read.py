@@ -87,6 +87,11 @@ _ORIENT: dict[int, Callable[[np.ndarray], np.ndarray]] = {
 }
 
 
+def as_shot(pixels: np.ndarray, orientation: int) -> np.ndarray:
+    """Apply an EXIF orientation: the pixels as the file stores them -> the picture as shot."""
+    return _ORIENT[orientation](pixels)
+
+
 def as_stored(pixels: np.ndarray, orientation: int) -> np.ndarray:
     """Undo `_ORIENT[orientation]`: the picture as shot -> the pixels as the file stores them (each
     orientation is its own inverse, except the two quarter turns, which undo each other)."""

@@ -34,9 +34,9 @@ import cv2
 import numpy as np
 
 from .baselines import srgb_decode  # sRGB decoding, as a gain-map decoder reads the base
-from .errors import FhdrError, UsageError
+from .errors import FhdrError, InputError, UsageError
 from .hdr_files import HDR_EXTENSIONS, hdr_format
-from .read import LdrImage, as_stored
+from .read import LdrImage, as_shot, as_stored, decode_ldr
 from .tonemap import exposure
 
 ULTRAHDR_EXTENSIONS = (".jpg", ".jpeg")
@@ -49,6 +49,8 @@ OFFSET = 1.0 / 64.0
 # Gain map encoding, chosen by measurement (README, "Ultra HDR"): see GainMapSettings.
 GAIN_MAP_QUALITY = 90
 BASE_QUALITY = 95  # a PNG's new JPEG base: high quality, no chroma subsampling
+_LUMINANCE = np.array([0.2126, 0.7152, 0.0722], np.float32)  # Rec.709 weights, for a one-channel map
+_BAND_BLOCKS = 64  # rows of gain map blocks computed at a time
 # Metadata values are rounded to this denominator, so XMP, ISO and the gain map say the same thing.
 _DENOMINATOR = 1 << 16
 
@@ -138,10 +140,10 @@ def ultrahdr_file(photo: bytes, image: LdrImage, hdr: np.ndarray, max_boost: flo
             sdr, hdr = sdr @ matrix, hdr @ matrix
         base = encode_jpeg(exposure(sdr), BASE_QUALITY)  # sRGB-encoded, clipped to [0, 1]
     # the gain is over the base as decoders will see it: its decoded pixels, compression errors included
-    sdr = srgb_decode(decode_base(base).astype(np.float32) / 255.0)
-    if sdr.shape[:2] != hdr.shape[:2]:
-        raise FhdrError(f"the base is {sdr.shape[1]}x{sdr.shape[0]} pixels, the HDR {hdr.shape[1]}x{hdr.shape[0]}")
-    pixels, meta = gain_map(sdr, hdr, max_boost, settings)
+    pixels = decode_base(base)
+    if pixels.shape[:2] != hdr.shape[:2]:
+        raise FhdrError(f"the base is {pixels.shape[1]}x{pixels.shape[0]} pixels, the HDR {hdr.shape[1]}x{hdr.shape[0]}")
+    pixels, meta = gain_map(pixels, hdr, max_boost, settings)
     return assemble(base, encode_jpeg(pixels, settings.quality), meta)
 
 
@@ -149,28 +151,47 @@ def _rounded(value: float) -> float:
     return round(value * _DENOMINATOR) / _DENOMINATOR
 
 
-def gain_map(sdr: np.ndarray, hdr: np.ndarray, max_boost: float = DEFAULT_MAX_BOOST_STOPS,
+def gain_map(base: np.ndarray, hdr: np.ndarray, max_boost: float = DEFAULT_MAX_BOOST_STOPS,
              settings: GainMapSettings = GainMapSettings()) -> tuple[np.ndarray, GainMapMetadata]:
-    """The gain map (uint8, h x w or h x w x 3 RGB) and its metadata that turn `sdr` into `hdr`.
+    """The gain map (uint8, h x w or h x w x 3 RGB) and its metadata that turn `base` into `hdr`.
 
-    Both are H x W x 3 linear light in the base's primaries, `sdr` as a decoder sees the base (its
-    pixels sRGB-decoded). Gains come from the image itself: GainMapMin/Max are the smallest and largest
-    log2 ratios, the largest capped at `max_boost` stops, which is also the HDR capacity (the display
-    headroom at which the whole gain applies)."""
-    log_ratio = np.log2((np.maximum(hdr, 0.0) + OFFSET) / (np.maximum(sdr, 0.0) + OFFSET)).astype(np.float32)
-    if settings.channels == 1:  # luminance ratio (Rec.709 weights)
-        weights = np.array([0.2126, 0.7152, 0.0722], np.float32)
-        log_ratio = np.log2((np.maximum(hdr, 0.0) @ weights + OFFSET) / (np.maximum(sdr, 0.0) @ weights + OFFSET))
-    height, width = sdr.shape[:2]
-    size = (max(1, -(-width // settings.scale)), max(1, -(-height // settings.scale)))
-    if size != (width, height):  # the mean log gain over each block, as the decoder interpolates it back
-        log_ratio = cv2.resize(log_ratio, size, interpolation=cv2.INTER_AREA)
+    `base`: the base's pixels as a decoder sees them (H x W x 3 uint8, sRGB-encoded); `hdr`: H x W x 3
+    linear light in the base's primaries. Gains come from the image itself: GainMapMin/Max are the
+    smallest and largest log2 ratios, the largest capped at `max_boost` stops, which is also the HDR
+    capacity (the display headroom at which the whole gain applies)."""
+    log_ratio = _block_log_ratio(base, hdr, settings)
     lowest = _rounded(max(float(log_ratio.min()), -max_boost))
     highest = _rounded(min(float(log_ratio.max()), max_boost))
     highest = max(highest, lowest + 1.0 / 64.0)  # a flat map still needs a range to encode into
     metadata = GainMapMetadata(gain_min=lowest, gain_max=highest, capacity_max=max(highest, 1.0 / 64.0))
     encoded = np.clip((log_ratio - lowest) / (highest - lowest), 0.0, 1.0)
-    return np.rint(encoded * 255.0).astype(np.uint8), metadata
+    pixels = np.rint(encoded * 255.0).astype(np.uint8)
+    return pixels[..., 0] if settings.channels == 1 else pixels, metadata
+
+
+def _block_log_ratio(base: np.ndarray, hdr: np.ndarray, settings: GainMapSettings) -> np.ndarray:
+    """The mean log2 gain over each scale x scale block (the last row and column of blocks cover what is
+    left), as the decoder interpolates the map back: h x w x channels float32. One luminance ratio for
+    one channel. A band of rows at a time, so a large photo needs a few MB here, not gigabytes."""
+    scale = settings.scale
+    height, width = base.shape[:2]
+    rows, cols = -(-height // scale), -(-width // scale)
+    out = np.empty((rows, cols, settings.channels), np.float32)
+    col_counts = np.minimum(scale, width - np.arange(cols) * scale)
+    for row0 in range(0, rows, _BAND_BLOCKS):
+        y0, y1 = row0 * scale, min(height, (row0 + _BAND_BLOCKS) * scale)
+        sdr = srgb_decode(base[y0:y1].astype(np.float32) / 255.0)
+        high = np.maximum(hdr[y0:y1], 0.0, dtype=np.float32)
+        if settings.channels == 1:
+            sdr, high = sdr @ _LUMINANCE, high @ _LUMINANCE
+        ratio = np.log2((high + OFFSET) / (sdr + OFFSET)).reshape(y1 - y0, width, settings.channels)
+        band_rows = -(-(y1 - y0) // scale)
+        padded = np.zeros((band_rows * scale, cols * scale, settings.channels), np.float32)
+        padded[: y1 - y0, :width] = ratio
+        sums = padded.reshape(band_rows, scale, cols, scale, settings.channels).sum(axis=(1, 3))
+        row_counts = np.minimum(scale, (y1 - y0) - np.arange(band_rows) * scale)
+        out[row0 : row0 + band_rows] = sums / (row_counts[:, None, None] * col_counts[None, :, None])
+    return out
 
 
 def encode_jpeg(pixels: np.ndarray, quality: int) -> bytes:
@@ -349,3 +370,123 @@ def assemble(base: bytes, gain_map_jpeg: bytes, meta: GainMapMetadata) -> bytes:
     # offsets count from the MPF header's byte-order mark: after FF E2, the length and "MPF\0"
     mpf = _segment(_APP2, _mpf(primary_size, primary_size - (before_mpf + 8), len(gain_map_file)))
     return b"".join([*head, mpf, *tail, gain_map_file])
+
+
+# --- reading (fhdr tonemap-preview) ------------------------------------------------------------------
+
+def read_ultrahdr(path: Path | str) -> np.ndarray:
+    """The HDR rendition of a gain-map JPEG (ours, a phone's, libultrahdr's) at full boost, as linear
+    Rec.709 RGB float32 H x W x 3, EXIF orientation applied; like read_hdr for EXR and Radiance files.
+    The metadata come from the gain map's ISO 21496-1 segment, else its XMP hdrgm attributes."""
+    path = Path(path)
+    if not path.exists():
+        raise UsageError(f"{path}: no such file")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    image = decode_ldr(data, str(path))  # validates the primary; its orientation and colour profile
+    try:
+        gain_map_jpeg = _gain_map_jpeg(data)
+        meta = _read_metadata(gain_map_jpeg)
+    except (ValueError, struct.error, ZeroDivisionError) as exc:
+        raise InputError(f"{path}: not an Ultra HDR (gain map) JPEG ({exc or 'a zero denominator'})") from None
+    base = decode_base(data)
+    gains = cv2.imdecode(np.frombuffer(gain_map_jpeg, np.uint8), cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION)
+    if gains is None:
+        raise InputError(f"{path}: its gain map is not a readable JPEG")
+    gains = cv2.resize(gains, base.shape[1::-1], interpolation=cv2.INTER_LINEAR).astype(np.float32) / 255.0
+    gains = gains.reshape(*base.shape[:2], -1)[..., 2::-1] if gains.ndim == 3 else gains[..., None]  # BGR -> RGB
+    low, high, gamma, offset_sdr, offset_hdr = (np.asarray(v, np.float32) for v in meta)
+    log_gain = low + (high - low) * gains ** (1.0 / gamma)
+    hdr = (srgb_decode(base.astype(np.float32) / 255.0) + offset_sdr) * np.exp2(log_gain) - offset_hdr
+    hdr = np.maximum(as_shot(hdr, image.orientation), 0.0)
+    if image.rgb_to_rec709 is not None:
+        hdr = hdr @ image.rgb_to_rec709.T.astype(np.float32)
+    return np.ascontiguousarray(hdr, dtype=np.float32)
+
+
+def _gain_map_jpeg(data: bytes) -> bytes:
+    """The gain map image: MPF's second entry, else the JPEG right after the primary."""
+    segments = _header_segments(data)
+    for marker, start, end in segments:
+        if marker == _APP2 and data[start + 4 : start + 8] == _MPF_SIGNATURE:
+            tiff = start + 8  # MPF offsets count from here
+            order = {b"MM\0*": ">", b"II*\0": "<"}.get(data[tiff : tiff + 4])
+            if order is None:
+                break
+            (ifd,) = struct.unpack_from(order + "I", data, tiff + 4)
+            (count,) = struct.unpack_from(order + "H", data, tiff + ifd)
+            for entry in range(tiff + ifd + 2, tiff + ifd + 2 + 12 * min(count, 64), 12):
+                tag, _, length, offset = struct.unpack_from(order + "HHII", data, entry)
+                if tag == _MPF_ENTRIES and length >= 32:
+                    _, size, image_offset = struct.unpack_from(order + "III", data, tiff + offset + 16)
+                    found = data[tiff + image_offset : tiff + image_offset + size]
+                    if found.startswith(b"\xff\xd8"):
+                        return found
+            break
+    rest = data[_image_end(data, segments[-1][2]):]
+    if b"\xff\xd8\xff" not in rest:
+        raise ValueError("no gain map image after the photo")
+    return rest[rest.index(b"\xff\xd8\xff"):]
+
+
+def _read_metadata(gain_map_jpeg: bytes) -> tuple[list[float], ...]:
+    """(GainMapMin, GainMapMax, Gamma, OffsetSDR, OffsetHDR), three values each, log2 ones in stops."""
+    xmp = None
+    for marker, start, end in _header_segments(gain_map_jpeg):
+        payload = gain_map_jpeg[start + 4 : end]
+        if marker == _APP2 and payload.startswith(_ISO_NAMESPACE) and len(payload) > len(_ISO_NAMESPACE) + 4:
+            return _parse_iso(payload[len(_ISO_NAMESPACE):])
+        if marker == _APP1 and payload.startswith(_XMP_NAMESPACE):
+            xmp = payload[len(_XMP_NAMESPACE):].decode("utf-8", "replace")
+    if xmp is None or "hdrgm:GainMapMax" not in xmp:
+        raise ValueError("no gain map metadata (ISO 21496-1 or XMP hdrgm)")
+    if re.search(r'hdrgm:BaseRenditionIsHDR\s*=\s*"True"|<hdrgm:BaseRenditionIsHDR>True<', xmp):
+        raise ValueError("an HDR base rendition is not supported")
+    defaults = {"GainMapMin": 0.0, "GainMapMax": None, "Gamma": 1.0, "OffsetSDR": OFFSET, "OffsetHDR": OFFSET}
+    return tuple(_xmp_values(xmp, name, default) for name, default in defaults.items())
+
+
+def _xmp_values(xmp: str, name: str, default: float | None) -> list[float]:
+    """An hdrgm property written as an attribute, an element, or an rdf:Seq of three, as three floats."""
+    found = re.search(rf'hdrgm:{name}\s*=\s*"([^"]*)"|<hdrgm:{name}>(.*?)</hdrgm:{name}>', xmp, re.S)
+    if found is None:
+        if default is None:
+            raise ValueError(f"no hdrgm:{name}")
+        return [default] * 3
+    text = found[1] if found[1] is not None else found[2]
+    values = [float(v) for v in re.findall(r"<rdf:li>([^<]*)</rdf:li>", text)] or [float(text)]
+    if len(values) not in (1, 3) or not all(math.isfinite(v) for v in values) or (name == "Gamma" and min(values) <= 0):
+        raise ValueError(f"bad hdrgm:{name}")
+    return values * 3 if len(values) == 1 else values
+
+
+def _parse_iso(data: bytes) -> tuple[list[float], ...]:
+    """ISO 21496-1 gain map metadata (the layout _iso_metadata writes, with or without a common
+    denominator, one or three channels)."""
+    minimum_version, _, flags = struct.unpack_from(">HHB", data)
+    if minimum_version != 0:
+        raise ValueError(f"ISO 21496-1 metadata version {minimum_version} is not supported")
+    if flags & 0x04:
+        raise ValueError("an HDR base rendition is not supported")
+    channels, pos = (3 if flags & 0x80 else 1), 5
+    fields = []  # per channel: min, max, gamma, base offset, alternate offset
+    if flags & _ISO_FLAG_COMMON_DENOMINATOR:
+        (denominator,) = struct.unpack_from(">I", data, pos)
+        pos += 12  # the denominator and both headrooms
+        for _ in range(channels):
+            fields.append([v / denominator for v in struct.unpack_from(">iiIii", data, pos)])
+            pos += 20
+    else:
+        pos += 16
+        for _ in range(channels):
+            n = struct.unpack_from(">iIiIIIiIiI", data, pos)
+            fields.append([n[i] / n[i + 1] for i in range(0, 10, 2)])
+            pos += 40
+    if any(not math.isfinite(v) for channel in fields for v in channel):
+        raise ValueError("bad ISO 21496-1 values")
+    fields = fields * 3 if channels == 1 else fields
+    if any(gamma <= 0 for _, _, gamma, _, _ in fields):
+        raise ValueError("gamma must be positive")
+    return tuple(list(values) for values in zip(*fields))

@@ -22,12 +22,13 @@ from icc_profiles import p3_profile
 from test_cli import err, fhdr, ok, write_photo
 
 import fhdr_cli
+import fhdr_cli.ultrahdr
 from fhdr_cli.baselines import srgb_decode
 from fhdr_cli.errors import UsageError
 from fhdr_cli.hdr_files import read_hdr
 from fhdr_cli.pipeline import Converter
 from fhdr_cli.read import as_stored, read_ldr
-from fhdr_cli.ultrahdr import OFFSET, GainMapSettings, gain_map, parse_max_boost, ultrahdr_file
+from fhdr_cli.ultrahdr import OFFSET, GainMapSettings, gain_map, parse_max_boost, read_ultrahdr, ultrahdr_file
 
 # Decoded HDR vs the EXR, |log2((decoded + 1/64) / (exr + 1/64))| per channel and pixel, in stops,
 # where the EXR is first capped at --max-boost over the photo. Measured on the example photo and 18
@@ -37,9 +38,10 @@ from fhdr_cli.ultrahdr import OFFSET, GainMapSettings, gain_map, parse_max_boost
 MEAN_STOPS, P99_STOPS = 0.08, 0.6
 
 
-def photo_with_metadata(rgb: np.ndarray, orientation: int = 1, icc: bytes | None = None, xmp: bytes | None = None) -> bytes:
+def photo_with_metadata(rgb: np.ndarray, orientation: int = 1, icc: bytes | None = None, xmp: bytes | None = None,
+                        *params: int) -> bytes:
     """A JPEG as cameras and editors write them: JFIF, EXIF (orientation), ICC profile, XMP."""
-    jpeg = encode(".jpg", np.ascontiguousarray(rgb[..., ::-1]), cv2.IMWRITE_JPEG_QUALITY, 92)
+    jpeg = encode(".jpg", np.ascontiguousarray(rgb[..., ::-1]), cv2.IMWRITE_JPEG_QUALITY, 92, *params)
     tiff = b"II*\0" + struct.pack("<IH", 8, 1) + struct.pack("<HHIH2x", 0x0112, 3, 1, orientation) + b"\0" * 4
     segments = segment(0xE1, b"Exif\0\0" + tiff)
     if icc is not None:
@@ -144,15 +146,14 @@ def test_gain_map_metadata_boost_cap_and_display_headroom():
     display without headroom (boost 1) it is the SDR."""
     sdr_pixels = np.full((32, 32, 3), 200, np.uint8)
     sdr_pixels[:, :, 2] = 90
-    sdr = sdr_linear(sdr_pixels)
     gains = np.zeros((32, 32, 1), np.float32)
     gains[:16, 16:], gains[16:, 16:] = 2.0, 6.0
-    hdr = (sdr + OFFSET) * 2.0**gains - OFFSET
     photo = encode(".jpg", sdr_pixels, cv2.IMWRITE_JPEG_QUALITY, 100)
     image = fhdr_cli.read.decode_ldr(photo, "photo")
-    decoded_sdr = sdr_linear(cv2.imdecode(np.frombuffer(photo, np.uint8), cv2.IMREAD_COLOR)[..., ::-1])
+    decoded = cv2.imdecode(np.frombuffer(photo, np.uint8), cv2.IMREAD_COLOR)[..., ::-1]
+    decoded_sdr = sdr_linear(decoded)
     hdr = (decoded_sdr + OFFSET) * 2.0**gains - OFFSET  # over the base as decoded
-    _, meta = gain_map(decoded_sdr, hdr, max_boost=3.0, settings=GainMapSettings(scale=1))
+    _, meta = gain_map(decoded, hdr, max_boost=3.0, settings=GainMapSettings(scale=1))
     assert (meta.gain_min, meta.gain_max, meta.capacity_min, meta.capacity_max) == (0.0, 3.0, 0.0, 3.0)
     data = ultrahdr_file(photo, image, hdr, 3.0, GainMapSettings(scale=1))
     full = imagecodecs.ultrahdr_decode(data).astype(np.float32)[..., :3]
@@ -289,3 +290,51 @@ def test_xmp_too_large_to_extend_is_a_clear_error_and_writes_nothing(tmp_path, c
     with pytest.raises(fhdr_cli.errors.FhdrError, match=r"out\.jpg: the photo's XMP metadata is too large"):
         fhdr_cli.convert_file(tmp_path / "photo.jpg", tmp_path / "out.jpg", converter)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["photo.jpg"]
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_gain_map_blocks_are_mean_log_gains_across_bands(monkeypatch, channels):
+    """37x53 at scale 4: partial blocks at the right and bottom average what they cover; two-block bands
+    give the same numbers as one pass."""
+    monkeypatch.setattr(fhdr_cli.ultrahdr, "_BAND_BLOCKS", 2)
+    rng = np.random.default_rng(1)
+    base = rng.integers(0, 256, (37, 53, 3), dtype=np.uint8)
+    hdr = sdr_linear(base) * 2.0 ** rng.uniform(-1, 3, (37, 53, 3)).astype(np.float32)
+    blocks = fhdr_cli.ultrahdr._block_log_ratio(base, hdr, GainMapSettings(channels=channels, scale=4))
+    ratio = np.log2((hdr + OFFSET) / (sdr_linear(base) + OFFSET))
+    if channels == 1:
+        weights = np.array([0.2126, 0.7152, 0.0722], np.float32)
+        ratio = np.log2((hdr @ weights + OFFSET) / (sdr_linear(base) @ weights + OFFSET))[..., None]
+    assert blocks.shape == (10, 14, channels)
+    for y, x in [(0, 0), (3, 7), (9, 0), (0, 13), (9, 13)]:
+        assert np.allclose(blocks[y, x], ratio[4 * y : 4 * y + 4, 4 * x : 4 * x + 4].mean(axis=(0, 1)), atol=1e-5)
+
+
+def test_our_reader_agrees_with_libultrahdr(tmp_path, converter, picture):
+    """read_ultrahdr (tonemap-preview's reader) on our file with an EXIF rotation, and on a file
+    libultrahdr wrote itself (ISO 21496-1 metadata only, a Display P3 base): the same HDR as
+    libultrahdr's own decoder, up to the interpolation of the gain map. Without chroma subsampling:
+    libultrahdr's HDR path takes a 4:2:0 base's chroma without smoothing (README), which is not what
+    this test is about."""
+    (tmp_path / "photo.jpg").write_bytes(photo_with_metadata(picture, 8, None, None, cv2.IMWRITE_JPEG_SAMPLING_FACTOR,
+                                                             cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444))
+    fhdr_cli.convert_file(tmp_path / "photo.jpg", tmp_path / "ours.jpg", converter)
+    rng = np.random.default_rng(3)
+    linear = np.ones((48, 64, 4), np.float16)
+    linear[..., :3] = rng.uniform(0.0, 4.0, (6, 8, 3)).repeat(8, 0).repeat(8, 1)
+    (tmp_path / "theirs.jpg").write_bytes(imagecodecs.ultrahdr_encode(linear))
+    # libultrahdr gives its file's HDR in the gain map's colour space (its ICC profile: sRGB primaries)
+    for name, orientation in (("ours.jpg", 8), ("theirs.jpg", 1)):
+        data = (tmp_path / name).read_bytes()
+        reference = imagecodecs.ultrahdr_decode(data).astype(np.float32)[..., :3]
+        mine = read_ultrahdr(tmp_path / name)
+        error = stops(as_stored(mine, orientation), reference)
+        assert error.mean() < 0.02 and np.percentile(error, 99) < 0.1, name
+    ok(fhdr("tonemap-preview", tmp_path / "ours.jpg", "-o", tmp_path / "preview.png"))
+    assert cv2.imread(str(tmp_path / "preview.png")).shape == (64, 48, 3)  # turned as the EXIF says
+
+
+def test_reader_refuses_plain_jpegs_clearly(tmp_path, picture):
+    write_photo(tmp_path / "plain.jpg", picture)
+    result = fhdr("tonemap-preview", tmp_path / "plain.jpg", "-o", tmp_path / "preview.png")
+    assert result.exit_code == 1 and "not an Ultra HDR (gain map) JPEG" in err(result) and "Traceback" not in err(result)
