@@ -392,15 +392,17 @@ def read_ultrahdr(path: Path | str) -> np.ndarray:
     except (ValueError, struct.error, ZeroDivisionError) as exc:
         raise InputError(f"{path}: not an Ultra HDR (gain map) JPEG ({exc or 'a zero denominator'})") from None
     base = decode_base(data)
+    # checked like any photo, and never more pixels than its base (a hostile file could declare more);
+    # then its raw codes (decode_ldr would apply the ICC profile some gain maps carry)
+    decode_ldr(gain_map_jpeg, f"{path} (gain map)", max_pixels=base.shape[0] * base.shape[1])
     gains = cv2.imdecode(np.frombuffer(gain_map_jpeg, np.uint8), cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION)
-    if gains is None:
-        raise InputError(f"{path}: its gain map is not a readable JPEG")
     gains = cv2.resize(gains, base.shape[1::-1], interpolation=cv2.INTER_LINEAR).astype(np.float32) / 255.0
-    gains = gains.reshape(*base.shape[:2], -1)[..., 2::-1] if gains.ndim == 3 else gains[..., None]  # BGR -> RGB
+    gains = gains[..., 2::-1] if gains.ndim == 3 else gains[..., None]  # BGR -> RGB
     low, high, gamma, offset_sdr, offset_hdr = (np.asarray(v, np.float32) for v in meta)
-    log_gain = low + (high - low) * gains ** (1.0 / gamma)
-    hdr = (srgb_decode(base.astype(np.float32) / 255.0) + offset_sdr) * np.exp2(log_gain) - offset_hdr
-    hdr = np.maximum(as_shot(hdr, image.orientation), 0.0)
+    with np.errstate(over="ignore"):
+        log_gain = low + (high - low) * gains ** (1.0 / gamma)
+        hdr = (srgb_decode(base.astype(np.float32) / 255.0) + offset_sdr) * np.exp2(log_gain) - offset_hdr
+    hdr = np.nan_to_num(np.maximum(as_shot(hdr, image.orientation), 0.0), nan=0.0, posinf=0.0)  # as read_hdr does
     if image.rgb_to_rec709 is not None:
         hdr = hdr @ image.rgb_to_rec709.T.astype(np.float32)
     return np.ascontiguousarray(hdr, dtype=np.float32)

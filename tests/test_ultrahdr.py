@@ -338,3 +338,32 @@ def test_reader_refuses_plain_jpegs_clearly(tmp_path, picture):
     write_photo(tmp_path / "plain.jpg", picture)
     result = fhdr("tonemap-preview", tmp_path / "plain.jpg", "-o", tmp_path / "preview.png")
     assert result.exit_code == 1 and "not an Ultra HDR (gain map) JPEG" in err(result) and "Traceback" not in err(result)
+
+
+def test_reader_on_damaged_files_raises_only_our_errors(tmp_path, converter, picture):
+    """150 seeded mutations (flipped bytes, truncations) of an Ultra HDR file: read_ultrahdr either reads
+    an image of the photo's size or raises an FhdrError (a one-line message), nothing else."""
+    (tmp_path / "photo.jpg").write_bytes(photo_with_metadata(picture))
+    fhdr_cli.convert_file(tmp_path / "photo.jpg", tmp_path / "good.jpg", converter)
+    good = (tmp_path / "good.jpg").read_bytes()
+    gain_map_at = good.rindex(b"\xff\xd8")
+    rng = np.random.default_rng(0)
+    read, refused = 0, 0
+    for case in range(150):
+        data = bytearray(good)
+        if case % 3 == 0:
+            data = data[: rng.integers(2, len(data))]
+        else:  # mostly in the metadata and the gain map, where our parsing is
+            region = (0, 700) if case % 3 == 1 else (gain_map_at, min(len(data), gain_map_at + 900))
+            for at in rng.integers(*region, size=rng.integers(1, 6)):
+                data[at] = rng.integers(0, 256)
+        (tmp_path / "bad.jpg").write_bytes(bytes(data))
+        try:
+            hdr = read_ultrahdr(tmp_path / "bad.jpg")
+        except fhdr_cli.errors.FhdrError as exc:
+            assert "\n" not in str(exc)
+            refused += 1
+        else:
+            assert hdr.shape == (48, 64, 3) and np.isfinite(hdr).all()
+            read += 1
+    assert read > 0 and refused > 0
