@@ -74,8 +74,9 @@ _ITEM = "http://ns.google.com/photos/1.0/container/item/"
 class GainMapSettings:
     """How the gain map is stored. Three channels: the network brightens colours differently (a clipped
     white sky comes back orange), which one luminance channel cannot say. At a quarter of the photo's
-    width and height the gain map costs a fraction of the base and loses little: recovered highlights are
-    smooth, and edges are where SDR and HDR agree anyway (README has the measurements)."""
+    width and height the gain map costs a fifteenth of a full-resolution one and loses little, as
+    recovered highlights are smooth: what it loses is at their sharp edges and in small bright spots
+    (README, "Ultra HDR JPEG", has the measurements)."""
 
     channels: int = 3
     scale: int = 4  # the gain map is 1/scale of the base's width and height
@@ -103,7 +104,8 @@ def parse_max_boost(text: str) -> float:
     except ValueError:
         stops = math.nan
     if not (0.0 < stops <= 16.0):
-        raise UsageError(f"--max-boost must be stops (e.g. 4) or a ratio (e.g. 16x) between 1 and 16 stops, got '{text}'")
+        raise UsageError(f"--max-boost must be stops (e.g. 4) or a ratio (e.g. 16x), above 0 and at most 16 stops, "
+                         f"got '{text}'")
     return stops
 
 
