@@ -5,10 +5,9 @@
     fhdr_cli.convert_file("photo.jpg", "photo.exr")   # what `fhdr convert` does
 """
 
-__version__ = "0.1.0"
-
-from .hdr_files import read_hdr, write_hdr  # noqa: E402
-from .pipeline import Converter, convert, convert_file  # noqa: E402
-from .read import read_ldr  # noqa: E402
+from .version import __version__
+from .io.hdr_files import read_hdr, write_hdr
+from .inference.pipeline import Converter, convert, convert_file
+from .io.photo import read_ldr
 
 __all__ = ["Converter", "convert", "convert_file", "read_hdr", "read_ldr", "write_hdr", "__version__"]

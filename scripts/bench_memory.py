@@ -16,9 +16,9 @@ import cv2
 import numpy as np
 import torch
 
-from fhdr_cli.device import peak_memory_mib
-from fhdr_cli.pipeline import Converter, convert_file
-from fhdr_cli.tile import computed_pixels
+from fhdr_cli.inference.device import peak_memory_mib
+from fhdr_cli.inference.pipeline import Converter, convert_file
+from fhdr_cli.inference.tile import computed_pixels
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--width", type=int, default=6000)

@@ -20,13 +20,12 @@ import cv2
 import imagecodecs
 import numpy as np
 
-from fhdr_cli.baselines import srgb_decode
-from fhdr_cli.evaluate import trained_scene_names
-from fhdr_cli.pipeline import Converter
-from fhdr_cli.read import decode_ldr
-from fhdr_cli.scenes import load_scenes, random_view
-from fhdr_cli.simulate import simulate
-from fhdr_cli.ultrahdr import OFFSET, GainMapSettings, ultrahdr_file
+from fhdr_cli.evaluation.evaluate import trained_scene_names
+from fhdr_cli.inference.pipeline import Converter
+from fhdr_cli.io.photo import decode_ldr
+from fhdr_cli.simulation.scenes import load_scenes, random_view
+from fhdr_cli.simulation.simulate import simulate
+from fhdr_cli.io.ultrahdr import OFFSET, srgb_decode, GainMapSettings, ultrahdr_file
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--hdr", type=Path, required=True)

@@ -25,7 +25,7 @@ from typer.testing import CliRunner
 
 from conftest import encode, handmade_png
 from fhdr_cli.cli import app
-from fhdr_cli.hdr_files import read_hdr
+from fhdr_cli.io.hdr_files import read_hdr
 
 try:
     runner = CliRunner(mix_stderr=False)
@@ -401,7 +401,7 @@ def test_console_lines_are_not_lost_while_a_reader_thread_captures_stderr(tmp_pa
     # a batch prints "failed: ..." lines on the main thread while the next photo is decoded.
     script = textwrap.dedent("""
         import threading, time, cv2, numpy as np
-        import fhdr_cli.read as read
+        import fhdr_cli.io.photo as read
         from fhdr_cli.commands import err_console
         ok, png = cv2.imencode(".png", np.zeros((4, 4, 3), np.uint8))
         started, real = threading.Event(), cv2.imdecode

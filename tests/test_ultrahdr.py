@@ -22,13 +22,12 @@ from icc_profiles import p3_profile
 from test_cli import err, fhdr, ok, write_photo
 
 import fhdr_cli
-import fhdr_cli.ultrahdr
-from fhdr_cli.baselines import srgb_decode
-from fhdr_cli.errors import UsageError
-from fhdr_cli.hdr_files import read_hdr
-from fhdr_cli.pipeline import Converter
-from fhdr_cli.read import as_stored, read_ldr
-from fhdr_cli.ultrahdr import OFFSET, GainMapSettings, gain_map, parse_max_boost, read_ultrahdr, ultrahdr_file
+import fhdr_cli.io.ultrahdr
+from fhdr_cli.errors import FhdrError, UsageError
+from fhdr_cli.io.hdr_files import read_hdr
+from fhdr_cli.inference.pipeline import Converter
+from fhdr_cli.io.photo import as_stored, decode_ldr, read_ldr
+from fhdr_cli.io.ultrahdr import OFFSET, srgb_decode, GainMapSettings, gain_map, parse_max_boost, read_ultrahdr, ultrahdr_file
 
 # Decoded HDR vs the EXR, |log2((decoded + 1/64) / (exr + 1/64))| per channel and pixel, in stops,
 # where the EXR is first capped at --max-boost over the photo. Measured on the example photo and 10
@@ -150,7 +149,7 @@ def test_gain_map_metadata_boost_cap_and_display_headroom():
     gains = np.zeros((32, 32, 1), np.float32)
     gains[:16, 16:], gains[16:, 16:] = 2.0, 6.0
     photo = encode(".jpg", sdr_pixels, cv2.IMWRITE_JPEG_QUALITY, 100)
-    image = fhdr_cli.read.decode_ldr(photo, "photo")
+    image = decode_ldr(photo, "photo")
     decoded = cv2.imdecode(np.frombuffer(photo, np.uint8), cv2.IMREAD_COLOR)[..., ::-1]
     decoded_sdr = sdr_linear(decoded)
     hdr = (decoded_sdr + OFFSET) * 2.0**gains - OFFSET  # over the base as decoded
@@ -288,7 +287,7 @@ def test_xmp_too_large_to_extend_is_a_clear_error_and_writes_nothing(tmp_path, c
     xmp = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
            + b" " * 65_000 + b"</rdf:RDF></x:xmpmeta>")
     (tmp_path / "photo.jpg").write_bytes(photo_with_metadata(picture, xmp=xmp))
-    with pytest.raises(fhdr_cli.errors.FhdrError, match=r"out\.jpg: the photo's XMP metadata is too large"):
+    with pytest.raises(FhdrError, match=r"out\.jpg: the photo's XMP metadata is too large"):
         fhdr_cli.convert_file(tmp_path / "photo.jpg", tmp_path / "out.jpg", converter)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["photo.jpg"]
 
@@ -297,11 +296,11 @@ def test_xmp_too_large_to_extend_is_a_clear_error_and_writes_nothing(tmp_path, c
 def test_gain_map_blocks_are_mean_log_gains_across_bands(monkeypatch, channels):
     """37x53 at scale 4: partial blocks at the right and bottom average what they cover; two-block bands
     give the same numbers as one pass."""
-    monkeypatch.setattr(fhdr_cli.ultrahdr, "_BAND_BLOCKS", 2)
+    monkeypatch.setattr(fhdr_cli.io.ultrahdr, "_BAND_BLOCKS", 2)
     rng = np.random.default_rng(1)
     base = rng.integers(0, 256, (37, 53, 3), dtype=np.uint8)
     hdr = sdr_linear(base) * 2.0 ** rng.uniform(-1, 3, (37, 53, 3)).astype(np.float32)
-    blocks = fhdr_cli.ultrahdr._block_log_ratio(base, hdr, GainMapSettings(channels=channels, scale=4))
+    blocks = fhdr_cli.io.ultrahdr._block_log_ratio(base, hdr, GainMapSettings(channels=channels, scale=4))
     ratio = np.log2((hdr + OFFSET) / (sdr_linear(base) + OFFSET))
     if channels == 1:
         weights = np.array([0.2126, 0.7152, 0.0722], np.float32)
@@ -361,7 +360,7 @@ def test_reader_on_damaged_files_raises_only_our_errors(tmp_path, converter, pic
         (tmp_path / "bad.jpg").write_bytes(bytes(data))
         try:
             hdr = read_ultrahdr(tmp_path / "bad.jpg")
-        except fhdr_cli.errors.FhdrError as exc:
+        except FhdrError as exc:
             assert "\n" not in str(exc)
             refused += 1
         else:

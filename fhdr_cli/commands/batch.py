@@ -10,13 +10,13 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from ..batch import BatchResult, plan_batch, run_batch
+from ..inference.batch import BatchResult, failed_sources, plan_batch, run_batch
 from ..errors import UsageError
-from ..pipeline import Converter
-from ..ultrahdr import parse_max_boost
+from ..inference.pipeline import Converter
+from ..io.ultrahdr import parse_max_boost
 from . import (
     ColourSpaceOption, Device, Exposure, Float32, Half, Iterations, MaxBoost, Memory, Overwrite, Threads,
-    Tile, Weights, Wrap, console, err_console, report_errors,
+    Tile, Weights, Wrap, err_console, print_table, report_errors,
 )
 
 
@@ -28,6 +28,9 @@ def batch_command(
     pattern: Optional[str] = typer.Option(None, "--pattern", help="Only file names matching this glob, e.g. 'IMG_*.jpg'."),
     fmt: str = typer.Option("exr", "--format", help="exr, hdr, or jpg (Ultra HDR JPEG: the photo with brighter highlights on HDR screens)."),
     skip_existing: bool = typer.Option(False, "--skip-existing", help="Leave files whose output exists (resume a batch)."),
+    skip_failed: Optional[Path] = typer.Option(
+        None, "--skip-failed", metavar="REPORT",
+        help="Leave the photos that this earlier --report lists as failed (resume without retrying them)."),
     overwrite: Overwrite = False,
     iterations: Iterations = 4,
     tile: Tile = None,
@@ -49,6 +52,7 @@ def batch_command(
     if fmt == "jpg" and colour_space != "rec709":
         raise UsageError("an Ultra HDR JPEG keeps each photo's own colour space; --colour-space is for exr and hdr")
     jobs = plan_batch(in_dir, out_dir, recursive=recursive, pattern=pattern, fmt=fmt)
+    skip = frozenset(failed_sources(skip_failed)) if skip_failed else frozenset()
     if not jobs:
         err_console.print(f"fhdr: no JPEG/PNG files in {in_dir}", markup=False)
         return
@@ -57,18 +61,23 @@ def batch_command(
                                colour_space=colour_space)
     results = []
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=err_console) as progress:
+    # a bar on a terminal; elsewhere (a log, a CI job) one line per file as it finishes
+    tty = err_console.is_terminal
+    with Progress(*columns, console=err_console, disable=not tty) as progress:
         files = progress.add_task("files", total=len(jobs))
         tiles = progress.add_task("tiles", total=None, visible=False)
 
         def on_tile(done: int, total: int) -> None:
             progress.update(tiles, completed=done, total=total, visible=total > 1)
 
-        for result in run_batch(jobs, converter, overwrite=overwrite, skip_existing=skip_existing,
-                                float32=float32, on_tile=on_tile, max_boost=boost_stops):
+        for done, result in enumerate(run_batch(jobs, converter, overwrite=overwrite, skip_existing=skip_existing,
+                                                float32=float32, on_tile=on_tile, skip=skip,
+                                                max_boost=boost_stops), 1):
             results.append(result)
-            if result.status == "failed":
-                progress.console.print(f"failed: {_named(result)}", markup=False)
+            if not tty:
+                err_console.print(f"[{done}/{len(jobs)}] {_progress_line(result)}", markup=False)
+            elif result.status == "failed":
+                progress.console.print(_progress_line(result), markup=False)
             progress.update(files, advance=1)
 
     counts = Counter(r.status for r in results)
@@ -77,7 +86,7 @@ def batch_command(
     table.add_column("skipped", justify="right")
     table.add_column("failed", justify="right")
     table.add_row(str(counts["converted"]), str(counts["skipped"]), str(counts["failed"]))
-    console.print(table)
+    print_table(table)
     panoramas = [r for r in results if r.unwrapped_panorama]
     if panoramas:
         err_console.print(f"note: {len(panoramas)} of the photos look like 360-degree panoramas (2:1, their left and "
@@ -88,8 +97,16 @@ def batch_command(
         detail = Table("file", "reason", title="failures")
         for r in failures:
             detail.add_row(str(r.job.src), r.reason.removeprefix(f"{r.job.src}: "))
-        console.print(detail)
+        print_table(detail)
         raise typer.Exit(1)
+
+
+def _progress_line(result: BatchResult) -> str:
+    if result.status == "converted":
+        return f"converted {result.job.src} -> {result.job.dst}"
+    if result.status == "skipped":
+        return f"skipped {result.job.src} ({result.reason})"
+    return f"failed: {_named(result)}"
 
 
 def _named(result: BatchResult) -> str:

@@ -8,10 +8,10 @@ from typing import Optional
 import typer
 from rich.progress import Progress
 
-from ..atomic import check_writable_dir
+from ..io.atomic import check_writable_dir
 from ..errors import UsageError
-from ..pipeline import Converter, check_output, convert_file
-from ..ultrahdr import parse_max_boost
+from ..inference.pipeline import Converter, check_output, convert_file
+from ..io.ultrahdr import parse_max_boost
 from . import (
     ColourSpaceOption, Device, Exposure, Float32, Half, Iterations, MaxBoost, Memory, Overwrite, Threads,
     Tile, Weights, Wrap, err_console, report_errors,

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import typer
 
-from ..atomic import atomic_write, check_writable_dir
+from ..io.atomic import atomic_write, check_writable_dir
 from ..errors import UsageError
-from ..hdr_files import read_hdr
-from ..tonemap import OPERATORS, encode_png, exposure_strip
-from ..ultrahdr import is_ultrahdr_path, read_ultrahdr
+from ..io.hdr_files import read_hdr
+from ..io.ultrahdr import is_ultrahdr_path, read_ultrahdr
+from ..colour.tonemap import OPERATORS, encode_png, exposure_strip
 from . import Exposure, Overwrite, err_console, report_errors
 
 

@@ -14,11 +14,11 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .device import peak_memory_mib, reset_peak_memory, synchronize
-from .fused import conv_accumulate, onednn_available
-from .model import flops_per_pixel
-from .pipeline import Converter
-from .tile import computed_pixels
+from ..inference.device import peak_memory_mib, reset_peak_memory, synchronize
+from ..network.fused import conv_accumulate, onednn_available
+from ..network.fhdr import flops_per_pixel
+from ..inference.pipeline import Converter
+from ..inference.tile import computed_pixels
 
 
 @dataclass

@@ -3,6 +3,8 @@
 Inputs are simulated from ground-truth HDR scenes exactly as in training, with a
 fixed seed per scene, so every run and every method sees the same photos.
 Scenes the weights were trained on are skipped: their numbers would flatter.
+Panoramas and cube strips give perspective views of `size` pixels; flat scenes
+(HDR photographs, renders) are evaluated whole, at their own resolution.
 """
 
 from __future__ import annotations
@@ -16,13 +18,14 @@ from typing import Callable
 import numpy as np
 
 from .baselines import BASELINES
-from .errors import UsageError
-from .metrics import evaluate_pair
-from .pipeline import Converter
-from .scenes import load_scenes, random_view, scene_files
-from .simulate import simulate
+from ..errors import UsageError
+from .metrics import SHADOW_BANDS, evaluate_pair
+from ..inference.pipeline import Converter
+from ..simulation.scenes import load_scenes, random_view, scene_files
+from ..simulation.simulate import simulate
 
-METRICS = ("psnr_mu", "ssim_mu", "psnr_mu_clipped", "hdr_flip")
+METRICS = ("psnr_mu", "ssim_mu", "psnr_mu_clipped", "hdr_flip", "light_error", "light_bias",
+           "light_error_sources", *SHADOW_BANDS)
 
 
 @dataclass
@@ -34,12 +37,14 @@ class EvalReport:
     seed: int
     rows: dict[str, dict[str, float]] = field(default_factory=dict)  # method -> metric -> mean
     per_scene: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)  # scene -> method -> metric -> mean
+    # method -> camera curve -> shadow band -> mean bias in stops (the lift depends on the curve)
+    shadows_by_curve: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return {
             "scenes": self.scenes, "skipped_trained": self.skipped_trained,
             "views_per_scene": self.views_per_scene, "size": self.size, "seed": self.seed,
-            "results": self.rows, "per_scene": self.per_scene,
+            "results": self.rows, "per_scene": self.per_scene, "shadows_by_curve": self.shadows_by_curve,
         }
 
 
@@ -49,11 +54,13 @@ def trained_scene_names(training: dict) -> set[str]:
 
 
 def evaluation_views(hdr_dir: Path, exclude: set[str], views_per_scene: int, size: int, seed: int):
-    """(scene name, simulated pair) for each fixed view; the same for every method and run."""
+    """(scene name, simulated pair) for each fixed view; the same for every method and run.
+    A flat scene is a photograph: each view is the whole of it, exposed and encoded anew."""
     for scene in load_scenes(hdr_dir, exclude=exclude):
         rng = np.random.default_rng([seed, zlib.crc32(scene.name.encode())])
         for _ in range(views_per_scene):
-            yield scene.name, simulate(random_view(scene, rng, size), rng)
+            view = scene.image if scene.kind == "flat" else random_view(scene, rng, size)
+            yield scene.name, simulate(view, rng)
 
 
 def evaluate(hdr_dir: Path, *, weights: Path | None = None, iterations: tuple[int, ...] = (1, 2, 3, 4),
@@ -77,10 +84,14 @@ def evaluate(hdr_dir: Path, *, weights: Path | None = None, iterations: tuple[in
     scene_names = sorted({scene for scene, _ in views})
     # scene -> method -> metric -> one value per view
     scores = {scene: {m: {k: [] for k in METRICS} for m in methods} for scene in scene_names}
+    curves = sorted({pair.curve for _, pair in views})
+    shadows = {m: {c: {band: [] for band in SHADOW_BANDS} for c in curves} for m in methods}
     for index, (scene, pair) in enumerate(views, 1):
         for name, method in methods.items():
-            for metric, value in evaluate_pair(method(pair.ldr), pair.target, pair.ldr).items():
+            for metric, value in evaluate_pair(method(pair.ldr), pair.target, pair.ldr, pair.clip_level).items():
                 scores[scene][name][metric].append(value)
+                if metric in SHADOW_BANDS:
+                    shadows[name][pair.curve][metric].append(value)
         if on_view:
             on_view(index, len(views))
 
@@ -89,6 +100,10 @@ def evaluate(hdr_dir: Path, *, weights: Path | None = None, iterations: tuple[in
     )
     for name in methods:
         report.rows[name] = {k: _finite_mean([v for s in scene_names for v in scores[s][name][k]]) for k in METRICS}
+    report.shadows_by_curve = {
+        name: {curve: {band: _finite_mean(values) for band, values in bands.items()} for curve, bands in per_curve.items()}
+        for name, per_curve in shadows.items()
+    }
     report.per_scene = {
         scene: {name: {k: _finite_mean(values) for k, values in per_metric.items()} for name, per_metric in per_method.items()}
         for scene, per_method in scores.items()

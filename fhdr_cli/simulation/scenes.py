@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .hdr_files import HDR_EXTENSIONS, read_hdr
+from ..io.hdr_files import HDR_EXTENSIONS, read_hdr
 
 # Held out from training, chosen to span indoor/outdoor, sun/no sun and both sources.
 VALIDATION_SCENES = (

@@ -7,7 +7,7 @@ import resource
 
 import torch
 
-from .errors import UsageError
+from ..errors import UsageError
 
 DEVICES = ("auto", "cpu", "cuda")
 

@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .color import luminance, srgb_to_linear
+from ..colour.transfer import luminance, srgb_to_linear
 
 PEAK = 10.0  # expanded peak relative to sRGB white, shared by both expansion operators
 LANDIS_THRESHOLD, LANDIS_ALPHA = 0.5, 2.0  # Landis 2002 / Banterle's HDR Toolbox defaults

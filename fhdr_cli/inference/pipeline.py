@@ -11,6 +11,7 @@ multiplies the result by 2**EV.
 from __future__ import annotations
 
 import functools
+import math
 import os
 import threading
 from dataclasses import dataclass, field
@@ -20,18 +21,19 @@ from typing import Callable
 import numpy as np
 import torch
 
-from . import __version__
-from .atomic import atomic_write, check_writable_dir
-from .checkpoint import Checkpoint, load_checkpoint, shipped_weights_path
-from .colour_space import OUTPUT_SPACES, ColourSpace, rec709_to
+from ..version import __version__
+from ..io.atomic import atomic_write, check_writable_dir
+from ..network.checkpoint import Checkpoint, load_checkpoint, shipped_weights_path
+from ..colour.spaces import OUTPUT_SPACES, ColourSpace, rec709_to
 from .device import available_memory, resolve_device, set_threads
-from .errors import FhdrError, InputError, UsageError
-from .fused import FusedFHDR, Workspace, onednn_available
-from .hdr_files import write_hdr
-from .model import FHDR, receptive_radius
-from .read import LdrImage, read_ldr
+from ..errors import FhdrError, InputError, UsageError
+from ..network.fused import FusedFHDR, Workspace, onednn_available
+from ..io.hdr_files import write_hdr
+from ..io.ultrahdr import DEFAULT_MAX_BOOST_STOPS, is_ultrahdr_path, output_format, ultrahdr_file
+from ..network.fhdr import FHDR, receptive_radius
+from ..io.photo import LdrImage, read_ldr
+from ..colour.transfer import anchor_scale
 from .tile import Tile, auto_tile_size, batch_tiles, crop_core, iter_windows, plan_tiles
-from .ultrahdr import DEFAULT_MAX_BOOST_STOPS, is_ultrahdr_path, output_format, ultrahdr_file
 
 # Peak activation memory per window pixel, measured on CPU in fp32 with 4 iterations on 512-768 px
 # windows: the fused engine's workspace (2.8 KB) plus the reconstruction block's temporaries; the plain
@@ -55,6 +57,8 @@ CUDA_ACTIVATION_BYTES_PER_PIXEL = {"float32": 3200, "float16": 1600}
 # the margins small; on an 80 GB card a 12 MP photo runs whole in half precision).
 CUDA_FREE_MEMORY_FRACTION = 0.5
 ENGINES = ("auto", "fused", "plain")
+# The authors' network's output scale is fitted on at most this many pixels of the photo (a subsample).
+ANCHOR_PIXELS = 1 << 20
 
 
 def _cached_checkpoint(path: Path | None) -> Checkpoint:
@@ -146,6 +150,8 @@ class Converter:
         if dev.type == "cuda":
             torch.backends.cudnn.benchmark = True
         checkpoint = _cached_checkpoint(Path(weights) if weights else None)
+        if engine == "fused" and checkpoint.model.architecture != "ours":
+            raise UsageError("--engine fused runs this project's architecture only; the authors' weights run plain")
         # channels-last: the layout oneDNN and cuDNN run 3x3 convolutions fastest in
         checkpoint.model.to(dev, memory_format=torch.channels_last)
         return cls(checkpoint=checkpoint, device=dev, iterations=iterations, tile=tile, half=half,
@@ -155,7 +161,8 @@ class Converter:
     def __post_init__(self) -> None:
         # The fused oneDNN path is CPU float32 only; CUDA runs the plain model under cuDNN.
         if self.engine == "auto":
-            self.engine = "fused" if self.device.type == "cpu" and onednn_available() else "plain"
+            fusable = self.device.type == "cpu" and onednn_available() and self.model.architecture == "ours"
+            self.engine = "fused" if fusable else "plain"
         self._fused = FusedFHDR(self.model) if self.engine == "fused" else None
 
     @property
@@ -229,7 +236,8 @@ class Converter:
         tile, batch_pixels = self._tiling(height, width)
         while True:
             try:
-                return self._convert(image, tile, batch_pixels, on_tile, colour_matrix)
+                hdr = self._convert(image, tile, batch_pixels, on_tile, colour_matrix)
+                break
             except torch.cuda.OutOfMemoryError:
                 torch.cuda.empty_cache()
                 if batch_pixels:
@@ -238,6 +246,20 @@ class Converter:
                     raise FhdrError("out of GPU memory even with 64-pixel tiles; try --device cpu") from None
                 else:
                     tile //= 2
+        if self.model.architecture == "authors":
+            hdr *= self._authors_scale(image, hdr, colour_matrix)
+        return hdr
+
+    def _authors_scale(self, image: np.ndarray, hdr: np.ndarray, colour_matrix: np.ndarray | None) -> float:
+        """The authors' network emits HDR up to an unknown scale (they min-max normalised): one factor for
+        the whole photo puts its well-exposed pixels on the photo's sRGB decoding, our output convention.
+        Fitted on a subsample, in the network's own space (before the colour matrix and exposure)."""
+        step = max(1, math.isqrt(image.shape[0] * image.shape[1] // ANCHOR_PIXELS))
+        ldr = preprocess(image[::step, ::step])[0].permute(1, 2, 0).numpy()
+        linear = hdr[::step, ::step] / 2.0**self.exposure_ev
+        if colour_matrix is not None:
+            linear = linear @ np.linalg.inv(colour_matrix).T
+        return anchor_scale(ldr, linear)
 
     def _convert(self, image: np.ndarray, tile: int, batch_pixels: int, on_tile: Callable[[int, int], None] | None,
                  colour_matrix: np.ndarray | None) -> np.ndarray:
@@ -359,6 +381,8 @@ def file_description(src: Path, converter: Converter, image: LdrImage) -> dict:
     settings, and one line saying what made it, from which photo, with which settings."""
     parts = [f"fhdr {__version__} (FHDR network)", f"source {Path(src).name}", f"iterations {converter.iterations}",
              f"weights sha256 {converter.checkpoint.sha256[:12]}"]
+    if converter.model.architecture == "authors":
+        parts.append("the authors' architecture (mukulkhanna/FHDR)")
     if image.profile is not None:
         parts.append(f"colour profile {image.profile.description or 'unnamed'}")
     if converter.colour_space != "rec709":

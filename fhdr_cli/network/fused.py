@@ -24,8 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .color import srgb_to_linear
-from .model import FHDR, LOG_GAIN_MAX, LOG_GAIN_MIN, FHDRConfig
+from ..colour.transfer import srgb_to_linear
+from .fhdr import FHDR, LOG_GAIN_MAX, LOG_GAIN_MIN, FHDRConfig
 
 _CL = torch.channels_last
 

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .color import srgb_to_linear
+from ..colour.transfer import srgb_to_linear
 
 # exp(LOG_GAIN_MAX) ~ 2^17 above the input: far past any real highlight, still finite in half floats
 LOG_GAIN_MIN, LOG_GAIN_MAX = -8.0, 12.0
@@ -96,7 +96,9 @@ class FeedbackBlock(nn.Module):
 class FHDR(nn.Module):
     """FHDR: LDR image in [0, 1] (N, 3, H, W) -> scene-linear HDR, one image per feedback iteration."""
 
+    architecture = "ours"  # authors.AuthorsFHDR is "authors"
     max_iterations = 4  # the paper's setting; every iteration's output is supervised
+    feedback_class: type[nn.Module] = FeedbackBlock  # the authors' variant has its own
 
     def __init__(self, cfg: FHDRConfig | None = None):
         super().__init__()
@@ -104,7 +106,7 @@ class FHDR(nn.Module):
         c = cfg.channels
         self.feb1 = nn.Conv2d(3, c, 3)  # reflect-padded by hand, as in the paper's code
         self.feb2 = nn.Conv2d(c, c, 3, padding=1)
-        self.feedback = FeedbackBlock(cfg)
+        self.feedback = self.feedback_class(cfg)
         self.hrb1 = nn.Conv2d(c, c, 3, padding=1)
         self.hrb2 = nn.Conv2d(c, 3, 3)  # reflect-padded by hand
         nn.init.zeros_(self.hrb2.weight)  # start from "sRGB decoding only" (log gain 0)
@@ -121,13 +123,17 @@ class FHDR(nn.Module):
     def _run(self, ldr: torch.Tensor, iterations: int, every_iteration: bool):
         if not 1 <= iterations <= self.max_iterations:
             raise ValueError(f"iterations must be 1..{self.max_iterations}, got {iterations}")
-        feb1 = F.relu(self.feb1(F.pad(ldr, (1, 1, 1, 1), mode="reflect")))
+        feb1 = F.relu(self.feb1(F.pad(self.network_input(ldr), (1, 1, 1, 1), mode="reflect")))
         features = F.relu(self.feb2(feb1))
         hidden, local_hidden = features, None  # the authors start the global state as the features
         for i in range(iterations):
             hidden, local_hidden = self.feedback(features, hidden, local_hidden)
             if every_iteration or i == iterations - 1:
                 yield self._reconstruct(ldr, hidden + feb1)
+
+    def network_input(self, ldr: torch.Tensor) -> torch.Tensor:
+        """What the first convolution sees: the photo in [0, 1] as it is."""
+        return ldr
 
     def _reconstruct(self, ldr: torch.Tensor, fused: torch.Tensor) -> torch.Tensor:
         log_gain = self.hrb2(F.pad(F.relu(self.hrb1(fused)), (1, 1, 1, 1), mode="reflect"))

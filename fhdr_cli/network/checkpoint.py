@@ -2,7 +2,8 @@
 
 A checkpoint is a plain dict of tensors, numbers and strings, loaded with
 ``weights_only=True`` so a hostile file cannot run code:
-``{"format": "fhdr-checkpoint-1", "state_dict", "config", "training", ["optimizer", "step"]}``.
+``{"format": "fhdr-checkpoint-1", "state_dict", "config", "training", ["optimizer", "step"]}``,
+or the authors' release (mukulkhanna/FHDR): a bare ``state_dict`` of their network (authors_model.py).
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from pathlib import Path
 
 import torch
 
-from .atomic import atomic_write
-from .errors import WeightsError
-from .model import FHDR
+from ..io.atomic import atomic_write
+from ..errors import WeightsError
+from .authors import AuthorsFHDR, is_authors_state_dict
+from .fhdr import FHDR
 
 FORMAT = "fhdr-checkpoint-1"
 SHIPPED_NAME = "fhdr.pt"
@@ -24,7 +26,7 @@ SHIPPED_NAME = "fhdr.pt"
 
 @dataclass
 class Checkpoint:
-    model: FHDR
+    model: FHDR  # or its subclass AuthorsFHDR: `model.architecture` says which, "ours" or "authors"
     path: Path
     sha256: str
     training: dict = field(default_factory=dict)  # how the weights were made (see MODEL_CARD.md)
@@ -63,8 +65,15 @@ def load_checkpoint(path: Path | None = None) -> Checkpoint:
         raise
     except Exception as exc:  # pickle, zip and torch errors all mean "not a usable checkpoint"
         raise WeightsError(f"{path}: not a readable FHDR checkpoint ({type(exc).__name__})") from exc
+    if is_authors_state_dict(data):
+        try:
+            model = AuthorsFHDR.from_state_dict(data)
+        except (KeyError, RuntimeError, IndexError, ValueError) as exc:
+            raise WeightsError(f"{path}: weights do not match the authors' FHDR architecture") from exc
+        return Checkpoint(model=model.eval(), path=path, sha256=sha)  # a bare state dict: no training record
     if not isinstance(data, dict) or data.get("format") != FORMAT or "state_dict" not in data:
-        raise WeightsError(f"{path}: not an FHDR checkpoint (expected format '{FORMAT}')")
+        raise WeightsError(f"{path}: not an FHDR checkpoint (expected format '{FORMAT}' "
+                           "or the authors' FHDR state_dict)")
     try:
         model = FHDR.from_state_dict(data["state_dict"])
     except (KeyError, RuntimeError, IndexError, ValueError) as exc:

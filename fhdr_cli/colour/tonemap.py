@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import torch
 
-from .color import linear_to_srgb, luminance, mu_law
+from .transfer import linear_to_srgb, luminance, mu_law
 
 REINHARD_KEY = 0.18  # Reinhard et al. 2002: middle grey of a normal-key scene
 LOG_AVG_DELTA = 1e-6  # keeps log() finite on black pixels

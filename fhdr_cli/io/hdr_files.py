@@ -18,10 +18,10 @@ import cv2
 import numpy as np
 import OpenEXR
 
-from fhdr_cli.atomic import atomic_write
-from fhdr_cli.colour_space import REC709, ColourSpace, to_rec709
+from fhdr_cli.io.atomic import atomic_write
+from fhdr_cli.colour.spaces import REC709, ColourSpace, to_rec709
 from fhdr_cli.errors import FhdrError, InputError, UsageError
-from fhdr_cli.read import native_stderr_captured
+from fhdr_cli.io.photo import native_stderr_captured
 
 HDR_EXTENSIONS = (".exr", ".hdr")
 HALF_MAX = 65504.0  # largest finite float16; anything above would be stored as infinity

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .color import linear_to_srgb
-from .colour_space import to_rec709
+from ..colour.transfer import linear_to_srgb
+from ..colour.spaces import to_rec709
 
 CURVE_SAMPLES = 16385  # tone curves are tabulated at this many evenly spaced encoded values
 _GRID = np.linspace(0.0, 1.0, CURVE_SAMPLES)

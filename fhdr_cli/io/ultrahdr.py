@@ -32,12 +32,13 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import torch
 
-from .baselines import srgb_decode  # sRGB decoding, as a gain-map decoder reads the base
-from .errors import FhdrError, InputError, UsageError
+from ..colour.tonemap import exposure
+from ..colour.transfer import srgb_to_linear
+from ..errors import FhdrError, InputError, UsageError
 from .hdr_files import HDR_EXTENSIONS, hdr_format
-from .read import LdrImage, as_shot, as_stored, decode_ldr
-from .tonemap import exposure
+from .photo import LdrImage, as_shot, as_stored, decode_ldr
 
 ULTRAHDR_EXTENSIONS = (".jpg", ".jpeg")
 # Headroom of today's HDR screens: phones and laptops show 3-4 stops above SDR white (Apple's XDR
@@ -194,6 +195,11 @@ def _block_log_ratio(base: np.ndarray, hdr: np.ndarray, settings: GainMapSetting
         row_counts = np.minimum(scale, (y1 - y0) - np.arange(band_rows) * scale)
         out[row0 : row0 + band_rows] = sums / (row_counts[:, None, None] * col_counts[None, :, None])
     return out
+
+
+def srgb_decode(encoded: np.ndarray) -> np.ndarray:
+    """sRGB-encoded values in [0, 1] -> float32 linear light: how a gain-map decoder reads the base."""
+    return srgb_to_linear(torch.from_numpy(np.asarray(encoded, np.float32))).numpy()
 
 
 def encode_jpeg(pixels: np.ndarray, quality: int) -> bytes:

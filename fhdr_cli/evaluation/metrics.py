@@ -1,4 +1,5 @@
-"""HDR quality metrics of our evaluation spec: PSNR-mu, SSIM-mu, PSNR-mu on clipped pixels, HDR-FLIP.
+"""HDR quality metrics of our evaluation spec: PSNR-mu, SSIM-mu, PSNR-mu on clipped pixels, HDR-FLIP,
+and two that users feel directly: the light a clipped region emits, and the bias in the shadows.
 
 A single LDR photo does not determine the absolute scale of the scene, so every
 prediction is first put on the ground truth's scale (`align_exposure`); the
@@ -17,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .color import luminance, mu_law
+from ..colour.transfer import luminance, mu_law
 
 WELL_EXPOSED = (0.05, 0.95)  # LDR code values whose scene radiance the photo recorded faithfully
 MIN_ANCHOR_PIXELS = 16  # fewer well-exposed pixels than this make the median ratio unreliable
@@ -129,12 +130,57 @@ def hdr_flip(pred: np.ndarray, gt: np.ndarray) -> float:
     return float(mean_error)
 
 
-def evaluate_pair(pred: np.ndarray, gt: np.ndarray, ldr: np.ndarray) -> dict[str, float]:
-    """All spec metrics of one prediction against its ground truth, after exposure alignment."""
+LIGHT_SOURCE_PEAK = 100.0  # a view "has a light source in view" when its true peak is >= 100x the clip level
+SHADOW_BANDS = {"shadows_below_2pct": (0.0, 0.02), "shadows_2_to_10pct": (0.02, 0.10)}  # input code values
+MIN_LIGHT_PIXELS = 4
+MIN_SHADOW_PIXELS = 16
+SHADOW_FLOOR = 1e-4  # ~ a third of 8-bit sRGB code 1: keeps log ratios of black pixels finite
+
+
+def light_log2_ratio(pred: np.ndarray, gt: np.ndarray, ldr: np.ndarray) -> float:
+    """log2(sum of predicted luminance / sum of true luminance) over the pixels clipped in `ldr`.
+
+    The light that a clipped region (a lamp, the sun, a window) emits, in stops: what an artist
+    lighting a CG scene with the HDR gets. Negative: too dim. nan with fewer than 4 clipped pixels.
+    """
+    mask = clipped_mask(ldr)
+    if mask.sum() < MIN_LIGHT_PIXELS:
+        return float("nan")
+    emitted = lambda x: float(np.maximum(_luminance(x)[mask], 0.0).sum())  # noqa: E731
+    return float(np.log2(max(emitted(pred), 1e-12) / max(emitted(gt), 1e-12)))
+
+
+def shadow_bias(pred: np.ndarray, gt: np.ndarray, ldr: np.ndarray, band: tuple[float, float]) -> float:
+    """Median log2(predicted / true luminance), in stops, over pixels whose input lies in `band`
+    (brightest channel); positive: shadows lifted. nan with too few such pixels."""
+    brightest = ldr.max(axis=-1)
+    mask = (brightest >= band[0]) & (brightest < band[1])
+    if mask.sum() < MIN_SHADOW_PIXELS:
+        return float("nan")
+    ratio = (_luminance(pred)[mask] + SHADOW_FLOOR) / (np.maximum(_luminance(gt)[mask], 0.0) + SHADOW_FLOOR)
+    return float(np.median(np.log2(np.maximum(ratio, 1e-12))))
+
+
+def _luminance(x: np.ndarray) -> np.ndarray:
+    return luminance(torch.from_numpy(x.astype(np.float64)), channel_dim=-1).numpy()
+
+
+def evaluate_pair(pred: np.ndarray, gt: np.ndarray, ldr: np.ndarray, clip_level: float | None = None) -> dict[str, float]:
+    """All spec metrics of one prediction against its ground truth, after exposure alignment.
+
+    `clip_level` (the true value at which the photo clipped) marks views with a light source in
+    view (`light_error_sources`, nan for the others); without it that metric is nan.
+    """
     aligned = align_exposure(pred, gt, ldr)
+    light = light_log2_ratio(aligned, gt, ldr)
+    has_source = clip_level is not None and float(gt.max()) >= LIGHT_SOURCE_PEAK * clip_level
     return {
         "psnr_mu": psnr_mu(aligned, gt),
         "ssim_mu": ssim_mu(aligned, gt),
         "psnr_mu_clipped": psnr_mu(aligned, gt, clipped_mask(ldr)),
         "hdr_flip": hdr_flip(aligned, gt),
+        "light_error": abs(light),
+        "light_bias": light,
+        "light_error_sources": abs(light) if has_source else float("nan"),
+        **{name: shadow_bias(aligned, gt, ldr, band) for name, band in SHADOW_BANDS.items()},
     }

@@ -25,8 +25,8 @@ import cv2
 import numpy as np
 
 from fhdr_cli.errors import InputError, UsageError
-from fhdr_cli.exif import Exif, parse_exif
-from fhdr_cli.icc import RgbProfile, parse_icc
+from fhdr_cli.io.exif import Exif, parse_exif
+from fhdr_cli.io.icc import RgbProfile, parse_icc
 
 LDR_EXTENSIONS = (".jpg", ".jpeg", ".png")
 MAX_PIXELS = 300_000_000
@@ -158,22 +158,22 @@ def decode_ldr(data: bytes, name: str, max_pixels: int = MAX_PIXELS) -> LdrImage
     one that cannot be applied is ignored, as most viewers do, and the photo read as sRGB.
     """
     if data.startswith(_PNG_SIGNATURE):
-        header = _png_header(data, name)
+        kind, header = "PNG", _png_header(data, name)
     elif data.startswith(_JPEG_SIGNATURE):
-        header = _jpeg_header(data, name)
+        kind, header = "JPEG", _jpeg_header(data, name)
     elif not data:
         raise InputError(f"{name}: empty file, not a JPEG or PNG image")
     else:
         raise InputError(f"{name}: not a JPEG or PNG image")
     if header.width == 0 or header.height == 0:
-        raise _corrupt(name)
+        raise _corrupt(name, kind)
     if header.width * header.height > max_pixels:
         raise InputError(
             f"{name}: image is {header.width}x{header.height} pixels, "
             f"more than the limit of {max_pixels:,}"
         )
     if header.most_pixels and header.width * header.height > header.most_pixels:
-        raise _corrupt(name)  # far too few bytes for the pixels it declares
+        raise _corrupt(name, kind)  # far too few bytes for the pixels it declares
 
     if header.repairs:  # changes nothing libjpeg decodes; only its warnings, which would hide others
         kept, start = [], 0
@@ -188,14 +188,14 @@ def decode_ldr(data: bytes, name: str, max_pixels: int = MAX_PIXELS) -> LdrImage
         except cv2.error:
             stored = None
     if stored is None or stored.shape[:2] != (header.height, header.width):
-        raise _corrupt(name)
+        raise _corrupt(name, kind)
     if any(warning in text for text in messages for warning in _JPEG_DAMAGE_WARNINGS):
-        raise _corrupt(name)
+        raise _corrupt(name, kind)
     if data.startswith(_JPEG_SIGNATURE):
         lines = [line for text in messages for line in text.splitlines() if line.strip()]
         # OpenCV's own log lines start with "[ WARN" / "[ INFO"; the rest are libjpeg's
         if any(not line.startswith("[") and not _JPEG_HARMLESS_WARNING.search(line) for line in lines):
-            raise _corrupt(name)
+            raise _corrupt(name, kind)
     if stored.dtype == np.uint8:
         bit_depth, full_scale = 8, 255.0
     elif stored.dtype == np.uint16:
@@ -294,8 +294,9 @@ class _LockedStderr:
 locked_stderr = _LockedStderr()
 
 
-def _corrupt(name: str) -> InputError:
-    return InputError(f"{name}: not a JPEG or PNG image (truncated or corrupt data)")
+def _corrupt(name: str, kind: str) -> InputError:
+    """`kind`: "JPEG" or "PNG", from the file's signature (a cut-off photo is still a JPEG)."""
+    return InputError(f"{name}: truncated or corrupt {kind} (its data ends early or does not decode)")
 
 
 def _png_header(data: bytes, name: str) -> _Header:
@@ -306,18 +307,18 @@ def _png_header(data: bytes, name: str) -> _Header:
     claims, so a flipped bit there would cost gigabytes and seconds before failing.
     """
     if data[8:16] != b"\x00\x00\x00\x0dIHDR" or len(data) < 33:
-        raise _corrupt(name)
+        raise _corrupt(name, "PNG")
     width, height = struct.unpack(">II", data[16:24])
     exif = Exif()
     icc = b""
     pos = 8
     while True:
         if pos + 12 > len(data):  # ran out before IEND
-            raise _corrupt(name)
+            raise _corrupt(name, "PNG")
         (length,) = struct.unpack(">I", data[pos : pos + 4])
         kind = data[pos + 4 : pos + 8]
         if pos + 12 + length > len(data):  # length, type, data, CRC
-            raise _corrupt(name)
+            raise _corrupt(name, "PNG")
         if kind == b"eXIf":
             tiff = data[pos + 8 : pos + 8 + length]
             exif = parse_exif(tiff.removeprefix(b"Exif\0\0"))
@@ -355,20 +356,20 @@ def _jpeg_header(data: bytes, name: str) -> _Header:
         while pos < len(data) and data[pos] == 0xFF:  # fill bytes
             pos += 1
         if pos + 3 > len(data):
-            raise _corrupt(name)
+            raise _corrupt(name, "JPEG")
         marker = data[pos]
         pos += 1
         if marker in _JPEG_NO_LENGTH:
             continue
         if marker == _JPEG_EOI:  # image ends before any scan
-            raise _corrupt(name)
+            raise _corrupt(name, "JPEG")
         (length,) = struct.unpack(">H", data[pos : pos + 2])
         if length < 2 or pos + length > len(data):
-            raise _corrupt(name)
+            raise _corrupt(name, "JPEG")
         segment = data[pos + 2 : pos + length]
         if marker in _JPEG_SOF and size is None:
             if len(segment) < 6:
-                raise _corrupt(name)
+                raise _corrupt(name, "JPEG")
             precision, height, width = struct.unpack(">BHH", segment[:5])
             if precision != 8:
                 raise InputError(f"{name}: {precision}-bit JPEG is not supported")
@@ -390,9 +391,9 @@ def _jpeg_header(data: bytes, name: str) -> _Header:
         elif marker == _JPEG_SOS:
             # 0xFF 0xD9 cannot occur inside entropy-coded data (0xFF is stuffed as 0xFF00).
             if size is None or data.find(b"\xff\xd9", pos) < 0:
-                raise _corrupt(name)
+                raise _corrupt(name, "JPEG")
             if restart_interval and _missing_restarts(data, pos + length, segment, size, sampling, restart_interval):
-                raise _corrupt(name)
+                raise _corrupt(name, "JPEG")
             ns = segment[0] if segment else 0
             if sof in _JPEG_SEQUENTIAL_SOF and len(segment) >= 4 + 2 * ns and segment[1 + 2 * ns : 4 + 2 * ns] != b"\x00\x3f\x00":
                 repairs.append((pos + 3 + 2 * ns, pos + 6 + 2 * ns, b"\x00\x3f\x00"))  # Ss, Se, Ah/Al

@@ -9,15 +9,16 @@ is swallowed: every failure ends up in the results.
 from __future__ import annotations
 
 import fnmatch
+import json
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
-from .errors import FhdrError, UsageError
+from ..errors import FhdrError, UsageError
+from ..io.photo import LDR_EXTENSIONS, read_ldr
+from ..io.ultrahdr import DEFAULT_MAX_BOOST_STOPS, is_ultrahdr_path
 from .pipeline import Converter, check_output, write_output
-from .read import LDR_EXTENSIONS, read_ldr
-from .ultrahdr import DEFAULT_MAX_BOOST_STOPS, is_ultrahdr_path
 
 FORMATS = ("exr", "hdr", "jpg")  # jpg: Ultra HDR JPEG
 
@@ -39,7 +40,11 @@ class BatchResult:
 
 def plan_batch(in_dir: Path, out_dir: Path, *, recursive: bool = False, pattern: str | None = None,
                fmt: str = "exr") -> list[BatchJob]:
-    """The photos under `in_dir` (matching `pattern`, if given) and where each one's HDR goes."""
+    """The photos under `in_dir` (matching `pattern`, if given) and where each one's HDR goes.
+
+    None is a UsageError when photos are there but the options leave them out; [] when there are none."""
+    if not in_dir.exists():
+        raise UsageError(f"{in_dir}: no such folder")
     if not in_dir.is_dir():
         raise UsageError(f"{in_dir}: not a folder")
     if fmt not in FORMATS:
@@ -59,13 +64,46 @@ def plan_batch(in_dir: Path, out_dir: Path, *, recursive: bool = False, pattern:
         first = first_for.setdefault(job.dst, job.src)
         if first != job.src or job.dst.resolve() == job.src.resolve():
             job.clash = first
+    if not jobs:
+        _explain_nothing_matched(in_dir, recursive, pattern)
     return jobs
+
+
+def _explain_nothing_matched(in_dir: Path, recursive: bool, pattern: str | None) -> None:
+    """Raise a UsageError saying which option left out the photos that are under `in_dir`."""
+    photos = [p for p in in_dir.rglob("*") if p.is_file() and p.suffix.lower() in LDR_EXTENSIONS]
+    matching = [p for p in photos if not pattern or fnmatch.fnmatch(p.name, pattern)]
+    if matching and not recursive:  # a match directly inside would have made a job
+        raise UsageError(f"{in_dir}: no photos directly inside, {len(matching)} in its subfolders (add --recursive)")
+    if photos and pattern:
+        raise UsageError(f"{in_dir}: none of the {len(photos)} photos under it matches --pattern '{pattern}'")
+
+
+def failed_sources(report: Path) -> set[Path]:
+    """The photos a previous `--report` (JSON lines: source, output, status, reason, ...) lists as failed."""
+    try:
+        lines = report.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise UsageError(f"{report}: cannot read the report ({exc.strerror or exc})") from None
+    failed = set()
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+            if entry["status"] == "failed":
+                failed.add(Path(entry["source"]).resolve())  # as run_batch compares them
+        except (ValueError, KeyError, TypeError):
+            raise UsageError(f"{report}:{number}: not a line of an fhdr batch report") from None
+    return failed
 
 
 def run_batch(jobs: list[BatchJob], converter: Converter, *, overwrite: bool = False, skip_existing: bool = False,
               float32: bool = False, on_tile: Callable[[int, int], None] | None = None,
-              max_boost: float = DEFAULT_MAX_BOOST_STOPS) -> Iterator[BatchResult]:
-    """Convert every job, yielding one result per job in order (`max_boost`: for Ultra HDR JPEGs)."""
+              max_boost: float = DEFAULT_MAX_BOOST_STOPS,
+              skip: frozenset[Path] = frozenset()) -> Iterator[BatchResult]:
+    """Convert every job, yielding one result per job in order; the photos in `skip` (failed before) are
+    skipped; `max_boost` is for Ultra HDR JPEGs."""
     if overwrite and skip_existing:
         raise UsageError("--overwrite and --skip-existing exclude each other")
     todo: list[BatchJob] = []
@@ -76,6 +114,8 @@ def run_batch(jobs: list[BatchJob], converter: Converter, *, overwrite: bool = F
             yield BatchResult(job, "failed", f"{job.src}: same output {job.dst} as {job.clash}; rename one of them")
         elif job.dst.exists() and skip_existing:
             yield BatchResult(job, "skipped", "output exists")
+        elif job.src.resolve() in skip:
+            yield BatchResult(job, "skipped", "failed before")
         else:
             todo.append(job)
 
