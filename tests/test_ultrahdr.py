@@ -367,3 +367,23 @@ def test_reader_on_damaged_files_raises_only_our_errors(tmp_path, converter, pic
             assert hdr.shape == (48, 64, 3) and np.isfinite(hdr).all()
             read += 1
     assert read > 0 and refused > 0
+
+
+def test_iso_metadata_spells_out_every_fraction(tmp_path, converter, picture):
+    """The gain map's ISO 21496-1 block as Skia's parser (Chrome, Android) reads it: no common
+    denominator, so flags 0x40 (base colour space) then ten numerator/denominator pairs."""
+    (tmp_path / "photo.jpg").write_bytes(photo_with_metadata(picture))
+    fhdr_cli.convert_file(tmp_path / "photo.jpg", tmp_path / "out.jpg", converter)
+    data = (tmp_path / "out.jpg").read_bytes()
+    namespace = b"urn:iso:std:iso:ts:21496:-1\0"
+    primary_block = data.index(namespace) + len(namespace)
+    assert data[primary_block : primary_block + 4] == bytes(4)  # the primary: versions only
+    block = data.index(namespace, primary_block) + len(namespace)
+    assert struct.unpack_from(">HHB", data, block) == (0, 0, 0x40)
+    pairs = struct.unpack_from(">IIIIiIiIIIiIiI", data, block + 5)
+    values = [pairs[i] / pairs[i + 1] for i in range(0, 14, 2)]
+    xmp = data[data.index(b"hdrgm:GainMapMin"):]  # only the gain map's XMP has it
+    for name, value in zip(["HDRCapacityMin", "HDRCapacityMax", "GainMapMin", "GainMapMax", "Gamma", "OffsetSDR",
+                            "OffsetHDR"], values):
+        written = float(xmp.split(f'hdrgm:{name}="'.encode())[1].split(b'"')[0])
+        assert written == value, name  # the XMP and the ISO block say exactly the same

@@ -316,13 +316,15 @@ def _gain_map_xmp(meta: GainMapMetadata) -> bytes:
 
 
 def _iso_metadata(meta: GainMapMetadata) -> bytes:
-    """ISO 21496-1 gain map metadata: versions, flags, then fractions over one common denominator
-    (headrooms, then per channel min, max, gamma, base and alternate offsets); one channel's worth, as
-    all channels share them."""
-    n = lambda value: round(value * _DENOMINATOR)  # noqa: E731
-    flags = _ISO_FLAG_BASE_COLOUR_SPACE | _ISO_FLAG_COMMON_DENOMINATOR  # gains apply in the base's colour space
-    return struct.pack(">HHBIIIiiIii", 0, 0, flags, _DENOMINATOR, n(meta.capacity_min), n(meta.capacity_max),
-                       n(meta.gain_min), n(meta.gain_max), n(meta.gamma), n(meta.offset_sdr), n(meta.offset_hdr))
+    """ISO 21496-1 gain map metadata: versions, flags, then numerator/denominator pairs (headrooms, then
+    min, max, gamma, base and alternate offsets of one channel, as all channels share them). Every pair
+    spelled out: the shorter common-denominator form (flag 0x08) is read by libultrahdr but not by
+    Skia's parser (Chrome, Android), which always reads pairs."""
+    d = _DENOMINATOR
+    n = lambda value: round(value * d)  # noqa: E731
+    return struct.pack(">HHB" + "II" * 2 + "iIiIIIiIiI", 0, 0, _ISO_FLAG_BASE_COLOUR_SPACE,  # gains in the base's space
+                       n(meta.capacity_min), d, n(meta.capacity_max), d, n(meta.gain_min), d, n(meta.gain_max), d,
+                       n(meta.gamma), d, n(meta.offset_sdr), d, n(meta.offset_hdr), d)
 
 
 def _mpf(primary_size: int, gain_map_offset: int, gain_map_size: int) -> bytes:
