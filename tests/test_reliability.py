@@ -232,7 +232,7 @@ def good_jpg(tmp_path, small_bgr):
     return src
 
 
-@pytest.mark.parametrize("name", ["x.tiff", "x.jpg", "x.EXR.bak", "x"])
+@pytest.mark.parametrize("name", ["x.tiff", "x.webp", "x.EXR.bak", "x"])  # .jpg is Ultra HDR output now
 def test_unsupported_output_extension(good_jpg, out_dir, weights_file, name):
     out = out_dir / name
     assert_one_line_error(fhdr("convert", good_jpg, "-o", out, "--weights", weights_file), 2, name)

@@ -96,3 +96,8 @@ ColourSpaceOption = Annotated[str, typer.Option(
          "(ACES AP1; VFX working space). Recorded in the file.")]
 Wrap = Annotated[bool, typer.Option(
     "--wrap", help="360-degree panorama (equirectangular): its left and right edges meet, so the result has no seam there.")]
+# a string, read by ultrahdr.parse_max_boost: stops ("4") or a ratio ("16x")
+MaxBoost = Annotated[str, typer.Option(
+    "--max-boost", metavar="STOPS|RATIO",
+    help="Ultra HDR JPEG output: the most its highlights go above the photo's white, in stops (4) or as a "
+         "ratio (16x); today's HDR screens show 3-4 stops.")]

@@ -13,8 +13,9 @@ from rich.table import Table
 from ..inference.batch import BatchResult, failed_sources, plan_batch, run_batch
 from ..errors import UsageError
 from ..inference.pipeline import Converter
+from ..io.ultrahdr import parse_max_boost
 from . import (
-    ColourSpaceOption, Device, Exposure, Float32, Half, Iterations, Memory, Overwrite, Threads,
+    ColourSpaceOption, Device, Exposure, Float32, Half, Iterations, MaxBoost, Memory, Overwrite, Threads,
     Tile, Weights, Wrap, err_console, print_table, report_errors,
 )
 
@@ -25,7 +26,7 @@ def batch_command(
     out_dir: Path = typer.Argument(..., help="Folder for the HDR files (created; the tree is mirrored).", show_default=False),
     recursive: bool = typer.Option(False, "--recursive", "-r", help="Include subfolders."),
     pattern: Optional[str] = typer.Option(None, "--pattern", help="Only file names matching this glob, e.g. 'IMG_*.jpg'."),
-    fmt: str = typer.Option("exr", "--format", help="exr or hdr."),
+    fmt: str = typer.Option("exr", "--format", help="exr, hdr, or jpg (Ultra HDR JPEG: the photo with brighter highlights on HDR screens)."),
     skip_existing: bool = typer.Option(False, "--skip-existing", help="Leave files whose output exists (resume a batch)."),
     skip_failed: Optional[Path] = typer.Option(
         None, "--skip-failed", metavar="REPORT",
@@ -42,10 +43,14 @@ def batch_command(
     weights: Weights = None,
     wrap: Wrap = False,
     colour_space: ColourSpaceOption = "rec709",
+    max_boost: MaxBoost = "4",
 ) -> None:
     """Convert every photo in a folder. Exit 1 if any file failed, 0 otherwise."""
     if overwrite and skip_existing:
         raise UsageError("--overwrite and --skip-existing exclude each other")
+    boost_stops = parse_max_boost(max_boost)
+    if fmt == "jpg" and colour_space != "rec709":
+        raise UsageError("an Ultra HDR JPEG keeps each photo's own colour space; --colour-space is for exr and hdr")
     jobs = plan_batch(in_dir, out_dir, recursive=recursive, pattern=pattern, fmt=fmt)
     skip = frozenset(failed_sources(skip_failed)) if skip_failed else frozenset()
     if not jobs:
@@ -66,7 +71,8 @@ def batch_command(
             progress.update(tiles, completed=done, total=total, visible=total > 1)
 
         for done, result in enumerate(run_batch(jobs, converter, overwrite=overwrite, skip_existing=skip_existing,
-                                                float32=float32, on_tile=on_tile, skip=skip), 1):
+                                                float32=float32, on_tile=on_tile, skip=skip,
+                                                max_boost=boost_stops), 1):
             results.append(result)
             if not tty:
                 err_console.print(f"[{done}/{len(jobs)}] {_progress_line(result)}", markup=False)

@@ -16,18 +16,18 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from ..errors import FhdrError, UsageError
-from ..io.hdr_files import write_hdr
-from .pipeline import Converter, file_description
 from ..io.photo import LDR_EXTENSIONS, read_ldr
+from ..io.ultrahdr import DEFAULT_MAX_BOOST_STOPS, is_ultrahdr_path
+from .pipeline import Converter, check_output, write_output
 
-FORMATS = ("exr", "hdr")
+FORMATS = ("exr", "hdr", "jpg")  # jpg: Ultra HDR JPEG
 
 
 @dataclass
 class BatchJob:
     src: Path
     dst: Path
-    clash: Path | None = None  # an earlier photo with the same output (a.jpg and a.png -> a.exr)
+    clash: Path | None = None  # an earlier photo with the same output (a.jpg and a.png -> a.exr), or itself
 
 
 @dataclass
@@ -60,9 +60,9 @@ def plan_batch(in_dir: Path, out_dir: Path, *, recursive: bool = False, pattern:
             continue
         jobs.append(BatchJob(src, (out_dir / src.relative_to(in_dir)).with_suffix(f".{fmt}")))
     first_for: dict[Path, Path] = {}
-    for job in jobs:  # one output per photo: never write one photo's result over another's
+    for job in jobs:  # one output per photo: never write one photo's result over another's, or over itself
         first = first_for.setdefault(job.dst, job.src)
-        if first != job.src:
+        if first != job.src or job.dst.resolve() == job.src.resolve():
             job.clash = first
     if not jobs:
         _explain_nothing_matched(in_dir, recursive, pattern)
@@ -100,13 +100,17 @@ def failed_sources(report: Path) -> set[Path]:
 
 def run_batch(jobs: list[BatchJob], converter: Converter, *, overwrite: bool = False, skip_existing: bool = False,
               float32: bool = False, on_tile: Callable[[int, int], None] | None = None,
+              max_boost: float = DEFAULT_MAX_BOOST_STOPS,
               skip: frozenset[Path] = frozenset()) -> Iterator[BatchResult]:
-    """Convert every job, yielding one result per job in order; the photos in `skip` (failed before) are skipped."""
+    """Convert every job, yielding one result per job in order; the photos in `skip` (failed before) are
+    skipped; `max_boost` is for Ultra HDR JPEGs."""
     if overwrite and skip_existing:
         raise UsageError("--overwrite and --skip-existing exclude each other")
     todo: list[BatchJob] = []
     for job in jobs:
-        if job.clash is not None:
+        if job.clash == job.src:
+            yield BatchResult(job, "failed", f"{job.src}: its output would replace the photo itself; choose another folder")
+        elif job.clash is not None:
             yield BatchResult(job, "failed", f"{job.src}: same output {job.dst} as {job.clash}; rename one of them")
         elif job.dst.exists() and skip_existing:
             yield BatchResult(job, "skipped", "output exists")
@@ -125,13 +129,14 @@ def run_batch(jobs: list[BatchJob], converter: Converter, *, overwrite: bool = F
             try:
                 if job.dst.exists() and not overwrite:
                     raise UsageError(f"{job.dst}: already exists (use --overwrite or --skip-existing)")
+                check_output(job.src, job.dst, converter.colour_space)
                 image = reads[index].result()
                 reads[index] = None  # drop the decoded photo as soon as it is used
-                hdr = converter(image.rgb, on_tile, image.rgb_to_rec709)
+                hdr = converter(image.rgb, on_tile, None if is_ultrahdr_path(job.dst) else image.rgb_to_rec709)
                 panorama = converter.misses_wrap(image.rgb)
                 job.dst.parent.mkdir(parents=True, exist_ok=True)
-                write = writers.submit(write_hdr, job.dst, hdr, alpha=image.alpha, half=not float32, overwrite=overwrite,
-                                       **file_description(job.src, converter, image))
+                write = writers.submit(write_output, job.src, job.dst, hdr, image, converter, overwrite=overwrite,
+                                       float32=float32, max_boost=max_boost)
             except Exception as exc:  # recorded in the results, never dropped
                 write = None
                 failure = BatchResult(job, "failed", describe(exc))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,13 +22,14 @@ import numpy as np
 import torch
 
 from ..version import __version__
-from ..io.atomic import check_writable_dir
+from ..io.atomic import atomic_write, check_writable_dir
 from ..network.checkpoint import Checkpoint, load_checkpoint, shipped_weights_path
 from ..colour.spaces import OUTPUT_SPACES, ColourSpace, rec709_to
 from .device import available_memory, resolve_device, set_threads
-from ..errors import FhdrError, UsageError
+from ..errors import FhdrError, InputError, UsageError
 from ..network.fused import FusedFHDR, Workspace, onednn_available
-from ..io.hdr_files import hdr_format, write_hdr
+from ..io.hdr_files import write_hdr
+from ..io.ultrahdr import DEFAULT_MAX_BOOST_STOPS, is_ultrahdr_path, output_format, ultrahdr_file
 from ..network.fhdr import FHDR, receptive_radius
 from ..io.photo import LdrImage, read_ldr
 from ..colour.transfer import anchor_scale
@@ -314,21 +316,51 @@ def convert(image: np.ndarray, *, iterations: int = 4, exposure_ev: float = 0.0,
 
 
 def convert_file(src: Path | str, dst: Path | str, converter: Converter | None = None, *, overwrite: bool = False,
-                 float32: bool = False, on_tile: Callable[[int, int], None] | None = None) -> LdrImage:
+                 float32: bool = False, on_tile: Callable[[int, int], None] | None = None,
+                 max_boost: float = DEFAULT_MAX_BOOST_STOPS) -> LdrImage:
     """read -> model -> write for one file, as `fhdr convert` does it (orientation, colour profile,
     output colour space, file description); `converter` defaults to the shipped weights at 4
-    iterations. The output appears whole or not at all. Returns the photo as read, for reports."""
+    iterations. A .jpg/.jpeg `dst` is an Ultra HDR JPEG whose highlights go at most `max_boost` stops
+    above the photo's white. The output appears whole or not at all. Returns the photo as read."""
     src, dst = Path(src), Path(dst)
-    hdr_format(dst)  # fail on a bad output extension before spending minutes on the model
+    check_output(src, dst, converter.colour_space if converter else "rec709")  # before minutes of model
     check_writable_dir(dst)
     if dst.exists() and not overwrite:
         raise UsageError(f"{dst}: already exists (use --overwrite)")
     converter = converter or Converter.load()
     image = read_ldr(src)
-    hdr = converter(image.rgb, on_tile, image.rgb_to_rec709)
-    write_hdr(dst, hdr, alpha=image.alpha, half=not float32, overwrite=overwrite,
-              **file_description(src, converter, image))
+    hdr = converter(image.rgb, on_tile, None if is_ultrahdr_path(dst) else image.rgb_to_rec709)
+    write_output(src, dst, hdr, image, converter, overwrite=overwrite, float32=float32, max_boost=max_boost)
     return image
+
+
+def check_output(src: Path, dst: Path, colour_space: str = "rec709") -> None:
+    """`dst` is a format we write, with these settings, from `src` (UsageError otherwise)."""
+    if output_format(dst) == "jpg":
+        if colour_space != "rec709":
+            raise UsageError(f"{dst}: an Ultra HDR JPEG keeps the photo's own colour space; "
+                             "--colour-space is for .exr and .hdr output")
+        if src.resolve() == dst.resolve():
+            raise UsageError(f"{dst}: is the photo itself; write the Ultra HDR JPEG under another name")
+
+
+def write_output(src: Path, dst: Path, hdr: np.ndarray, image: LdrImage, converter: Converter, *,
+                 overwrite: bool = False, float32: bool = False, max_boost: float = DEFAULT_MAX_BOOST_STOPS) -> None:
+    """Write the converter's `hdr` of `image` (read from `src`) to `dst`, atomically. For an Ultra HDR
+    JPEG `hdr` is in the photo's own primaries (`converter(..., rgb_to_rec709=None)`)."""
+    if not is_ultrahdr_path(dst):
+        write_hdr(dst, hdr, alpha=image.alpha, half=not float32, overwrite=overwrite,
+                  **file_description(src, converter, image))
+        return
+    try:
+        photo = src.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{src}: cannot read ({os.strerror(exc.errno) if exc.errno else exc})") from exc
+    try:
+        data = ultrahdr_file(photo, image, hdr, max_boost)
+    except FhdrError as exc:
+        raise FhdrError(f"{dst}: {exc}") from None
+    atomic_write(dst, lambda tmp: tmp.write_bytes(data), overwrite=overwrite)
 
 
 def looks_like_panorama(rgb: np.ndarray, columns: int = 8) -> bool:

@@ -87,6 +87,17 @@ _ORIENT: dict[int, Callable[[np.ndarray], np.ndarray]] = {
 }
 
 
+def as_shot(pixels: np.ndarray, orientation: int) -> np.ndarray:
+    """Apply an EXIF orientation: the pixels as the file stores them -> the picture as shot."""
+    return _ORIENT[orientation](pixels)
+
+
+def as_stored(pixels: np.ndarray, orientation: int) -> np.ndarray:
+    """Undo `_ORIENT[orientation]`: the picture as shot -> the pixels as the file stores them (each
+    orientation is its own inverse, except the two quarter turns, which undo each other)."""
+    return _ORIENT[{6: 8, 8: 6}.get(orientation, orientation)](pixels)
+
+
 @dataclass
 class LdrImage:
     """A decoded photo: sRGB-encoded RGB in [0, 1] (not linearised), optional alpha, source depth.
@@ -101,6 +112,7 @@ class LdrImage:
     bit_depth: int  # 8 or 16: how finely the file quantised the values
     profile: RgbProfile | None = None  # the embedded colour profile, when it is not sRGB
     capture: dict[str, float | str] = field(default_factory=dict)  # exposure settings from EXIF (see exif.py)
+    orientation: int = 1  # EXIF orientation (1-8), already applied to `rgb`; `as_stored` undoes it
 
     @property
     def rgb_to_rec709(self) -> np.ndarray | None:
@@ -210,9 +222,10 @@ def decode_ldr(data: bytes, name: str, max_pixels: int = MAX_PIXELS) -> LdrImage
         alpha /= full_scale
     profile = parse_icc(header.icc) if header.icc else None
     if profile is None or profile.is_srgb:
-        return LdrImage(rgb=rgb, alpha=alpha, bit_depth=bit_depth, capture=dict(header.exif.capture))
+        return LdrImage(rgb=rgb, alpha=alpha, bit_depth=bit_depth, capture=dict(header.exif.capture),
+                        orientation=header.exif.orientation)
     return LdrImage(rgb=profile.to_srgb_encoding(rgb), alpha=alpha, bit_depth=bit_depth, profile=profile,
-                    capture=dict(header.exif.capture))
+                    capture=dict(header.exif.capture), orientation=header.exif.orientation)
 
 
 @contextmanager
