@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import importlib
 
-__version__ = "0.1.0"
+from .version import __version__
 
 # The API is imported on first use: importing torch takes seconds, and the `fhdr` command must
 # install its SIGTERM handler (fhdr_cli/__main__.py) before that, not after.
-_API = {"Converter": "pipeline", "convert": "pipeline", "convert_file": "pipeline", "read_hdr": "hdr_files",
-        "write_hdr": "hdr_files", "read_ldr": "read"}
+_API = {"Converter": "inference.pipeline", "convert": "inference.pipeline", "convert_file": "inference.pipeline",
+        "read_hdr": "io.hdr_files", "write_hdr": "io.hdr_files", "read_ldr": "io.photo"}
 
 __all__ = [*sorted(_API), "__version__"]
 

@@ -21,10 +21,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fhdr_cli.batch import default_io_threads, plan_batch, run_batch
-from fhdr_cli.hdr_files import write_hdr
-from fhdr_cli.pipeline import Converter
-from fhdr_cli.read import read_ldr
+from fhdr_cli.inference.batch import default_io_threads, plan_batch, run_batch
+from fhdr_cli.inference.pipeline import Converter
+from fhdr_cli.io.hdr_files import write_hdr
+from fhdr_cli.io.photo import read_ldr
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--count", type=int, default=8)

@@ -14,8 +14,8 @@ import time
 
 import torch
 
-from fhdr_cli.checkpoint import load_checkpoint
-from fhdr_cli.device import resolve_device, synchronize
+from fhdr_cli.network.checkpoint import load_checkpoint
+from fhdr_cli.inference.device import resolve_device, synchronize
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--device", default="auto")

@@ -1,4 +1,5 @@
-"""Peak resident memory of one end-to-end conversion (read JPEG -> model -> write EXR).
+"""Peak resident memory of one end-to-end conversion (read JPEG -> model -> write EXR, or an Ultra HDR
+JPEG with --format jpg).
 
     python scripts/bench_memory.py --width 6000 --height 4000 --iterations 4
 
@@ -15,19 +16,20 @@ import cv2
 import numpy as np
 import torch
 
-from fhdr_cli.device import peak_memory_mib
-from fhdr_cli.pipeline import Converter, convert_file
-from fhdr_cli.tile import computed_pixels
+from fhdr_cli.inference.device import peak_memory_mib
+from fhdr_cli.inference.pipeline import Converter, convert_file
+from fhdr_cli.inference.tile import computed_pixels
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--width", type=int, default=6000)
 parser.add_argument("--height", type=int, default=4000)
 parser.add_argument("--iterations", type=int, default=4)
 parser.add_argument("--weights", type=Path, default=None)
+parser.add_argument("--format", choices=("exr", "jpg"), default="exr")
 args = parser.parse_args()
 
 with tempfile.TemporaryDirectory() as tmp:
-    src, dst = Path(tmp) / "photo.jpg", Path(tmp) / "photo.exr"
+    src, dst = Path(tmp) / "photo.jpg", Path(tmp) / f"out.{args.format}"
     rng = np.random.default_rng(0)
     small = rng.integers(0, 256, (args.height // 50 + 1, args.width // 50 + 1, 3), dtype=np.uint8)
     photo = cv2.resize(small, (args.width, args.height), interpolation=cv2.INTER_CUBIC)
@@ -41,5 +43,5 @@ with tempfile.TemporaryDirectory() as tmp:
     print(json.dumps({
         "size": f"{args.width}x{args.height}", "iterations": args.iterations, "tile": tile,
         "tiling_overhead": round(computed_pixels(args.height, args.width, tile, converter.radius) / (args.width * args.height), 3),
-        "seconds": round(seconds, 1), "peak_rss_mib": round(peak_memory_mib(torch.device("cpu"))), "exr_mib": round(dst.stat().st_size / 2**20, 1),
+        "seconds": round(seconds, 1), "peak_rss_mib": round(peak_memory_mib(torch.device("cpu"))), f"{args.format}_mib": round(dst.stat().st_size / 2**20, 1),
     }))

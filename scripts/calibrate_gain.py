@@ -17,9 +17,9 @@ import json
 import tempfile
 from pathlib import Path
 
-from fhdr_cli.checkpoint import load_checkpoint, save_checkpoint
-from fhdr_cli.evaluate import evaluate, trained_scene_names
-from fhdr_cli.scenes import scene_files
+from fhdr_cli.network.checkpoint import load_checkpoint, save_checkpoint
+from fhdr_cli.evaluation.evaluate import evaluate, trained_scene_names
+from fhdr_cli.simulation.scenes import scene_files
 
 parser = argparse.ArgumentParser()
 parser.add_argument("weights", type=Path)

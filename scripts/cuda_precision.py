@@ -13,8 +13,8 @@ import cv2
 import numpy as np
 import torch
 
-from fhdr_cli.device import synchronize
-from fhdr_cli.pipeline import Converter
+from fhdr_cli.inference.device import synchronize
+from fhdr_cli.inference.pipeline import Converter
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--photo", default="examples/venice_sunset.jpg")

@@ -8,7 +8,7 @@ values, truncation, PNG chunk / JPEG segment length edits, header field edits (w
 CRC fixed up so the decoder looks further), random insertions, deletions, duplications and
 splices of two seeds. Each case goes through
 
-* ``fhdr_cli.read.decode_ldr`` (the bytes), and through ``read_ldr`` from a file, which is the
+* ``fhdr_cli.io.photo.decode_ldr`` (the bytes), and through ``read_ldr`` from a file, which is the
   read step of ``fhdr convert``; a decoded image must be a sane float32 array;
 * every ``--cli-every``-th case, the real CLI (``fhdr convert --iterations 1`` through
   typer's CliRunner, random weights), which must exit 0, 1 or 2, print no traceback, print
@@ -327,8 +327,8 @@ class _Checker:
 
         from fhdr_cli.cli import app
         from fhdr_cli.errors import InputError, UsageError
-        from fhdr_cli.hdr_files import read_hdr
-        from fhdr_cli.read import decode_ldr, read_ldr
+        from fhdr_cli.io.hdr_files import read_hdr
+        from fhdr_cli.io.photo import decode_ldr, read_ldr
 
         torch.set_num_threads(1)
         self.np, self.app, self.read_hdr = np, app, read_hdr
@@ -448,8 +448,8 @@ class _Checker:
 def _random_weights(path: Path) -> None:
     import torch
 
-    from fhdr_cli.model import FHDR
-    from fhdr_cli.checkpoint import save_checkpoint
+    from fhdr_cli.network.fhdr import FHDR
+    from fhdr_cli.network.checkpoint import save_checkpoint
 
     torch.manual_seed(0)
     model = FHDR().eval()

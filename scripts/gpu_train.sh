@@ -1,29 +1,72 @@
 #!/usr/bin/env bash
-# Train on a lent GPU machine (the `device` tool), in the background, so that the tool's
-# 10-minute calls can come and go while one run goes on. Run it there from the repo root:
-#   MINUTES=22 bash scripts/gpu_train.sh        # starts (or reports the run already going)
-#   bash scripts/gpu_collect.sh 540              # waits up to 540 s, copies checkpoints to $OUT
-# That machine reaches no network and has no ../shared: prepare on this side first, and pass
-# `carry: [".whl", ".devdata"]` to the tool (both are in .gitignore):
-#   pip download flip-evaluator==1.7 openexr --only-binary=:all: --python-version 3.12 \
-#       --platform manylinux2014_x86_64 --no-deps -d .whl
-#   mkdir -p .devdata && cp -r ../shared/hdr-train .devdata/
-# The recipe continues the kept (uncalibrated) H100 checkpoint and keeps the checkpoint with the
-# lowest validation loss. data/blender-studiolights stays out of training: it is the calibration set
-# of scripts/calibrate_gain.py, the step that turns a checkpoint into shippable weights
-# (weights/MODEL_CARD.md, "Recipe"). Validation HDR-FLIP on 96 px crops did not predict the held-out
-# evaluation (session 4), so --select flip is not used.
-set -euo pipefail
-python3 -m pip install -q --no-index --no-deps --no-compile --upgrade --target /tmp/site .whl/*.whl
-export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1
-mkdir -p /tmp/run
-if pgrep -f "fhdr_cli train" >/dev/null; then
-  echo "training already running"; exit 0
+# One prepared call on a lent GPU machine (the `device` tool; 15 minutes a session, all told):
+# trains the recipe's runs side by side for $MINUTES, runs the test suite on CUDA meanwhile, then
+# times CUDA inference. Everything the session needs back lands in $OUT (8 files at most):
+#   A.best.pt A.last.pt A.csv  B.best.pt B.last.pt B.csv  logs.txt  checks.txt
+# Prepare here first (both folders are gitignored) and pass carry: [".whl", ".devdata"]:
+#   pip download flip-evaluator==1.7 openexr==3.5.3 --only-binary=:all: --python-version 3.12 \
+#       --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64 --no-deps -d .whl
+#   mkdir -p .devdata && cp -r ../shared/hdr-train .devdata/ && cp -r data/rendered .devdata/
+# then, from the repo root there:  MINUTES=7 bash scripts/gpu_train.sh
+# Try it here first on the CPU (this machine has the packages; its Python may not take the wheels):
+#   OUT=/tmp/out DEVICE=cpu MINUTES=0.3 WORKERS=0 WHEELS=none PATCH=32 BATCH=2 bash scripts/gpu_train.sh
+# data/blender-studiolights stays out of training: it is the check on scenes the weights never saw.
+set -uo pipefail
+if [ "${WHEELS:-.whl}" != none ]; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --upgrade --target /tmp/site "${WHEELS:-.whl}"/*.whl || exit 1
 fi
-resume=${RESUME:-experiments/h100_step13858.pt}
-echo "training from $resume for ${MINUTES:=22} minutes"
-setsid nohup python3 -m fhdr_cli train --data .devdata/hdr-train \
-  --resume "$resume" --iterations 4 --patch 128 --batch 16 --lr "${LR:-1e-4}" --device cuda --workers 12 \
-  --minutes "$MINUTES" --checkpoint-minutes 1 --out /tmp/run/fhdr.pt \
-  > /tmp/run/log.txt 2>&1 < /dev/null &
-sleep 5
+export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1
+OUT=${OUT:?set OUT}; DEVICE=${DEVICE:-cuda}; MINUTES=${MINUTES:-7}; WORKERS=${WORKERS:-7}
+RESUME=${RESUME:-experiments/h100_step13858.pt}
+data=(--data .devdata/hdr-train)
+[ -d .devdata/rendered ] && data+=(--data .devdata/rendered)
+[ -n "${VAL_SCENES:-}" ] && data+=(--val-scenes "$VAL_SCENES")  # held-out scenes (default: the five of scenes.py)
+common=("${data[@]}" --resume "$RESUME" --iterations 4 --device "$DEVICE" --minutes "$MINUTES"
+        --checkpoint-minutes 1 --workers "$WORKERS" --light-probability 0.5 --lr 1.5e-4)
+
+train_run() {  # name, extra arguments
+  local name=$1; shift
+  mkdir -p "/tmp/$name"
+  setsid nohup python3 -m fhdr_cli train "${common[@]}" --out "/tmp/$name/fhdr.pt" "$@" \
+    > "/tmp/$name/log.txt" 2>&1 < /dev/null &
+}
+collect() {
+  for name in A B; do
+    [ -f "/tmp/$name/fhdr.best.pt" ] && cp "/tmp/$name/fhdr.best.pt" "$OUT/$name.best.pt"
+    [ -f "/tmp/$name/fhdr.pt" ] && cp "/tmp/$name/fhdr.pt" "$OUT/$name.last.pt"
+    [ -f "/tmp/$name/fhdr.csv" ] && cp "/tmp/$name/fhdr.csv" "$OUT/$name.csv"
+  done
+  for name in A B; do echo "== run $name"; grep -a -v "━" "/tmp/$name/log.txt" 2>/dev/null | tail -40; done > "$OUT/logs.txt"
+}
+
+# A: light-aware loss; B: the same with the light term and log term weighted twice as much.
+train_run A --patch "${PATCH:-192}" --batch "${BATCH:-12}" --log-weight 0.5 --light-weight 0.05
+train_run B --patch "${PATCH:-192}" --batch "${BATCH:-12}" --log-weight 1.0 --light-weight 0.1
+sleep 2
+{
+  echo "== $(date -u) device"; nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>&1
+  python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
+  # The test suite on CUDA, from $SUITE (a copy of the tree to test; default this one), installed
+  # editable so that fhdr_cli.weights resolves as in a user's install.
+  if [ "$DEVICE" = cuda ]; then
+    suite=${SUITE:-.}
+    echo "== test suite on a CUDA machine ($suite)"
+    (cd "$suite" && export PYTHONPATH=/tmp/site \
+      && python3 -m pip install -q --no-deps --no-build-isolation --no-index -e . \
+      && timeout 240 nice -n 5 python3 -m pytest -q -p no:cacheprovider tests 2>&1 | tail -25)
+  fi
+} > "$OUT/checks.txt" 2>&1
+
+while pgrep -f "fhdr_cli train" > /dev/null; do sleep 10; collect; done
+collect
+if [ "$DEVICE" = cuda ]; then
+  {
+    echo "== $(date -u) benchmark fp16"
+    timeout 100 python3 -m fhdr_cli benchmark --device cuda --size 4000x3000 -n 1,4 --half --weights weights/fhdr.pt 2>&1 | tail -20
+    echo "== benchmark fp32"
+    timeout 100 python3 -m fhdr_cli benchmark --device cuda --size 4000x3000 -n 4 --weights weights/fhdr.pt 2>&1 | tail -12
+    echo "== $(date -u) done"
+  } >> "$OUT/checks.txt" 2>&1
+fi
+ls -la "$OUT"
+tail -3 "$OUT/logs.txt"

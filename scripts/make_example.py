@@ -11,9 +11,9 @@ import cv2
 import numpy as np
 import torch
 
-from fhdr_cli.color import linear_to_srgb
-from fhdr_cli.hdr_files import read_hdr
-from fhdr_cli.scenes import perspective_view
+from fhdr_cli.colour.transfer import linear_to_srgb
+from fhdr_cli.io.hdr_files import read_hdr
+from fhdr_cli.simulation.scenes import perspective_view
 
 src, dst = sys.argv[1], sys.argv[2]
 view = perspective_view(read_hdr(src), yaw=np.radians(20), pitch=np.radians(4), fov=np.radians(95), width=480, height=320)

@@ -2,7 +2,7 @@
 
     python scripts/measure_seam.py --hdr ../shared/hdr-train --captures 4
 
-Each held-out 2:1 panorama is "photographed" whole (fhdr_cli.simulate, as in `fhdr evaluate`)
+Each held-out 2:1 panorama is "photographed" whole (fhdr_cli.simulation.simulate, as in `fhdr evaluate`)
 and converted with and without --wrap. Prints one JSON line per setting: PSNR-mu over the 16
 columns on each side of the seam, the seam step (mean |mu(first column) - mu(last column)|) and,
 for scale, the mean step between neighbouring columns inside the image; the same for the truth.
@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from fhdr_cli.color import mu_law
-from fhdr_cli.evaluate import trained_scene_names
-from fhdr_cli.metrics import align_exposure, psnr_mu
-from fhdr_cli.pipeline import Converter
-from fhdr_cli.scenes import load_scenes
-from fhdr_cli.simulate import simulate
+from fhdr_cli.colour.transfer import mu_law
+from fhdr_cli.evaluation.evaluate import trained_scene_names
+from fhdr_cli.evaluation.metrics import align_exposure, psnr_mu
+from fhdr_cli.inference.pipeline import Converter
+from fhdr_cli.simulation.scenes import load_scenes
+from fhdr_cli.simulation.simulate import simulate
 
 SEAM_COLUMNS = 16
 

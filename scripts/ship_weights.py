@@ -6,7 +6,7 @@
 import sys
 from pathlib import Path
 
-from fhdr_cli.checkpoint import file_sha256, load_checkpoint, save_checkpoint, shipped_weights_path
+from fhdr_cli.network.checkpoint import file_sha256, load_checkpoint, save_checkpoint, shipped_weights_path
 
 src = Path(sys.argv[1])
 ckpt = load_checkpoint(src)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from fhdr_cli.model import FHDR
-from fhdr_cli.checkpoint import save_checkpoint
+from fhdr_cli.network.fhdr import FHDR
+from fhdr_cli.network.checkpoint import save_checkpoint
 
 
 @pytest.fixture(autouse=True)

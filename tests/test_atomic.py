@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from fhdr_cli.atomic import atomic_write, check_writable_dir, remove_stale_temporaries
+from fhdr_cli.io.atomic import atomic_write, check_writable_dir, remove_stale_temporaries
 from fhdr_cli.errors import FhdrError, UsageError
 
 

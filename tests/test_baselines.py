@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from fhdr_cli.baselines import BASELINES, PEAK, akyuz, landis, srgb_decode
-from fhdr_cli.color import luminance
-from fhdr_cli.metrics import align_exposure
+from fhdr_cli.evaluation.baselines import BASELINES, PEAK, akyuz, landis, srgb_decode
+from fhdr_cli.colour.transfer import luminance
+from fhdr_cli.evaluation.metrics import align_exposure
 
 
 def _photo() -> np.ndarray:

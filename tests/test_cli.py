@@ -24,14 +24,14 @@ from icc_profiles import P3_TO_REC709, p3_profile
 
 import fhdr_cli
 from fhdr_cli import __version__
-from fhdr_cli.baselines import BASELINES
+from fhdr_cli.evaluation.baselines import BASELINES
 from fhdr_cli.cli import app
-from fhdr_cli.colour_space import ACESCG, rec709_to
+from fhdr_cli.colour.spaces import ACESCG, rec709_to
 from fhdr_cli.errors import UsageError
-from fhdr_cli.evaluate import METRICS, evaluate
-from fhdr_cli.hdr_files import read_hdr, write_hdr
-from fhdr_cli.pipeline import Converter
-from fhdr_cli.tonemap import OPERATORS
+from fhdr_cli.evaluation.evaluate import METRICS, evaluate
+from fhdr_cli.io.hdr_files import read_hdr, write_hdr
+from fhdr_cli.inference.pipeline import Converter
+from fhdr_cli.colour.tonemap import OPERATORS
 
 COMMANDS = ("convert", "batch", "tonemap-preview", "benchmark", "info", "train", "evaluate")
 PARAMETERS = 584_003
@@ -360,8 +360,8 @@ def test_batch_goes_on_past_a_bad_file_and_reports_it(tree, weights_file):
     assert outputs(tree / "out") == ["IMG_1.exr", "other.exr"]
     assert summary_counts(result.stdout) == (2, 0, 1)
     assert "broken.jpg" in result.stdout and "corrupt" in result.stdout  # the failures table
-    failed = [line for line in err(result).splitlines() if line.startswith("failed:")]
-    assert failed == ["failed: in/broken.jpg: not a JPEG or PNG image (truncated or corrupt data)"]
+    failed = [line.split("] ", 1)[1] for line in err(result).splitlines() if "] failed:" in line]
+    assert failed == ["failed: in/broken.jpg: truncated or corrupt JPEG (its data ends early or does not decode)"]
     assert "Traceback" not in result.stdout + err(result)
 
 
@@ -539,7 +539,7 @@ def test_evaluate_without_baselines_scores_the_model_alone(scenes, weights_file)
     kwargs = dict(weights=weights_file, iterations=(1,), views_per_scene=1, size=48, device="cpu")
     alone, both = evaluate(scenes, baselines=False, **kwargs), evaluate(scenes, **kwargs)
     assert set(alone.rows) == {"fhdr n=1"} and set(both.rows) == {"fhdr n=1", *BASELINES}
-    assert alone.rows["fhdr n=1"] == both.rows["fhdr n=1"]
+    assert alone.rows["fhdr n=1"] == pytest.approx(both.rows["fhdr n=1"], nan_ok=True)  # nan: no light in view
 
 
 def test_evaluate_usage_errors(tmp_path, weights_file):

@@ -2,10 +2,10 @@ import numpy as np
 import pytest
 
 from conftest import random_model
-from fhdr_cli.checkpoint import save_checkpoint
-from fhdr_cli.colour_space import ACESCG, REC709, bradford, rec709_to
+from fhdr_cli.network.checkpoint import save_checkpoint
+from fhdr_cli.colour.spaces import ACESCG, REC709, bradford, rec709_to
 from fhdr_cli.errors import UsageError
-from fhdr_cli.pipeline import Converter
+from fhdr_cli.inference.pipeline import Converter
 from icc_profiles import BRADFORD_D65_TO_D50, P3_TO_REC709
 
 # Published: ACES TB-2014-004 (AP1 -> XYZ) and the Rec.709 -> ACEScg matrix of colour-science / OCIO.

@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from fhdr_cli.cli import app
-from fhdr_cli.exif import Exif, parse_exif
+from fhdr_cli.io.exif import Exif, parse_exif
 
 CAPTURE = {"expTime": 1 / 250, "aperture": 2.8, "isoSpeed": 400.0, "capDate": "2024:05:01 18:22:10"}
 

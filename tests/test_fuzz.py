@@ -39,7 +39,7 @@ def test_cases_are_reproducible_and_mutated(fuzz):
 
 
 def test_every_seed_image_decodes(fuzz):
-    from fhdr_cli.read import decode_ldr
+    from fhdr_cli.io.photo import decode_ldr
 
     for i, (ext, data) in enumerate(fuzz.seed_images()):
         image = decode_ldr(data, f"seed{i}{ext}")

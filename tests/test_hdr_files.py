@@ -4,8 +4,8 @@ import OpenEXR
 import pytest
 
 from fhdr_cli.errors import InputError, UsageError
-from fhdr_cli.colour_space import REC709
-from fhdr_cli.hdr_files import HDR_EXTENSIONS, hdr_format, read_hdr, write_hdr
+from fhdr_cli.colour.spaces import REC709
+from fhdr_cli.io.hdr_files import HDR_EXTENSIONS, hdr_format, read_hdr, write_hdr
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import warnings
 import numpy as np
 import pytest
 
-from fhdr_cli.icc import CURVE_SAMPLES, RgbProfile, parse_icc
+from fhdr_cli.io.icc import CURVE_SAMPLES, RgbProfile, parse_icc
 from icc_profiles import (
     SRGB_COLORANTS,
     P3_COLORANTS,

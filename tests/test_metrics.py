@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from fhdr_cli.metrics import (align_exposure, clipped_mask, evaluate_pair, hdr_flip, psnr_mu, ssim,
+from fhdr_cli.evaluation.metrics import (SHADOW_FLOOR, align_exposure, clipped_mask, evaluate_pair, hdr_flip, psnr_mu, ssim,
                               ssim_mu)
 
 
@@ -118,7 +118,8 @@ def test_evaluate_pair_ignores_exposure_and_scores_highlight_errors():
     gt = _scene()
     ldr = _ldr_of(gt)
     perfect = evaluate_pair(gt * 0.25, gt, ldr)
-    assert set(perfect) == {"psnr_mu", "ssim_mu", "psnr_mu_clipped", "hdr_flip"}
+    assert set(perfect) >= {"psnr_mu", "ssim_mu", "psnr_mu_clipped", "hdr_flip", "light_error", "light_bias"}
+    assert perfect["light_error"] == pytest.approx(0.0, abs=1e-9)
     assert perfect["psnr_mu"] == math.inf and perfect["psnr_mu_clipped"] == math.inf
     assert perfect["ssim_mu"] == pytest.approx(1.0, abs=1e-6)
     assert perfect["hdr_flip"] == pytest.approx(0.0, abs=1e-6)
@@ -126,3 +127,31 @@ def test_evaluate_pair_ignores_exposure_and_scores_highlight_errors():
     clipped = evaluate_pair(np.minimum(gt, 1.0), gt, ldr)
     assert clipped["psnr_mu_clipped"] < clipped["psnr_mu"] < 40
     assert clipped["hdr_flip"] > 0
+    assert clipped["light_bias"] < 0 and clipped["light_error"] == -clipped["light_bias"]  # too little light
+
+
+def test_light_error_is_the_missing_light_of_clipped_pixels_in_stops():
+    gt = np.full((32, 32, 3), 0.2, np.float32)
+    gt[10:14, 10:14] = 400.0  # a lamp, clipped in the photo
+    ldr = np.full_like(gt, 0.5)
+    ldr[10:14, 10:14] = 1.0
+    dim = gt.copy()
+    dim[10:14, 10:14] = 25.0  # four stops too dim
+    scores = evaluate_pair(dim, gt, ldr, clip_level=1.0)
+    assert scores["light_bias"] == pytest.approx(-4.0, abs=1e-6)
+    assert scores["light_error"] == scores["light_error_sources"] == pytest.approx(4.0, abs=1e-6)
+    assert math.isnan(evaluate_pair(dim, gt, ldr, clip_level=10.0)["light_error_sources"])  # peak only 40x clip
+    assert math.isnan(evaluate_pair(dim, gt, np.full_like(gt, 0.5))["light_error"])  # nothing clipped
+
+
+def test_shadow_bias_is_the_median_lift_of_dark_input_pixels_in_stops():
+    gt = np.full((32, 32, 3), 0.5, np.float32)
+    gt[:16] = 0.004  # deep shadows
+    ldr = np.full_like(gt, 0.7)
+    ldr[:16] = 0.01  # below 2 % of the input range
+    lifted = gt.copy()
+    lifted[:16] *= 2  # one stop too bright
+    scores = evaluate_pair(lifted, gt, ldr)
+    expected = np.log2((0.008 + SHADOW_FLOOR) / (0.004 + SHADOW_FLOOR))
+    assert scores["shadows_below_2pct"] == pytest.approx(expected, abs=1e-6) and expected > 0.9
+    assert math.isnan(scores["shadows_2_to_10pct"])  # no pixels in that band

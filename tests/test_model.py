@@ -3,8 +3,8 @@ import torch
 import torch.nn.functional as F
 
 from conftest import random_model
-from fhdr_cli.color import srgb_to_linear
-from fhdr_cli.model import FHDR, flops_per_pixel, receptive_radius
+from fhdr_cli.colour.transfer import srgb_to_linear
+from fhdr_cli.network.fhdr import FHDR, flops_per_pixel, receptive_radius
 
 
 def test_parameter_count_is_the_papers_architecture():
@@ -106,7 +106,7 @@ def test_channels_last_inference_matches_the_plain_layout():
 
 @pytest.mark.parametrize("iterations", [1, 2, 3, 4])
 def test_fused_cpu_inference_matches_the_plain_model(iterations):
-    from fhdr_cli.fused import FusedFHDR, onednn_available
+    from fhdr_cli.network.fused import FusedFHDR, onednn_available
 
     if not onednn_available():
         pytest.skip("this torch build has no oneDNN")
@@ -119,7 +119,7 @@ def test_fused_cpu_inference_matches_the_plain_model(iterations):
 
 
 def test_fused_workspace_is_reused_across_sizes_without_leaking_and_refuses_larger_inputs():
-    from fhdr_cli.fused import FusedFHDR, Workspace, onednn_available
+    from fhdr_cli.network.fused import FusedFHDR, Workspace, onednn_available
 
     if not onednn_available():
         pytest.skip("this torch build has no oneDNN")
@@ -134,7 +134,7 @@ def test_fused_workspace_is_reused_across_sizes_without_leaking_and_refuses_larg
 
 
 def test_workspace_reflect_pad_matches_torch():
-    from fhdr_cli.fused import Workspace
+    from fhdr_cli.network.fused import Workspace
 
     workspace = Workspace(1)
     for shape in ((1, 64, 5, 7), (2, 3, 2, 2), (1, 4, 9, 3)):

@@ -21,7 +21,7 @@ from pathlib import Path
 import cv2
 import pytest
 
-from fhdr_cli.hdr_files import read_hdr
+from fhdr_cli.io.hdr_files import read_hdr
 
 pytest.importorskip("ray")
 pytestmark = pytest.mark.ray

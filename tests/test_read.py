@@ -13,7 +13,7 @@ from conftest import encode, handmade_png, png_chunk
 from icc_profiles import (
     ADOBE_GAMMA, P3_TO_REC709, adobe_profile, build_profile, desc_tag, gamma_tag, p3_profile, srgb_encode, srgb_profile,
 )
-from fhdr_cli.read import LDR_EXTENSIONS, decode_ldr, read_ldr
+from fhdr_cli.io.photo import LDR_EXTENSIONS, decode_ldr, read_ldr
 
 # ---------------------------------------------------------------- test-image builders
 

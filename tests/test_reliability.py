@@ -25,7 +25,7 @@ from typer.testing import CliRunner
 
 from conftest import encode, handmade_png
 from fhdr_cli.cli import app
-from fhdr_cli.hdr_files import read_hdr
+from fhdr_cli.io.hdr_files import read_hdr
 
 try:
     runner = CliRunner(mix_stderr=False)
@@ -232,7 +232,7 @@ def good_jpg(tmp_path, small_bgr):
     return src
 
 
-@pytest.mark.parametrize("name", ["x.tiff", "x.jpg", "x.EXR.bak", "x"])
+@pytest.mark.parametrize("name", ["x.tiff", "x.webp", "x.EXR.bak", "x"])  # .jpg is Ultra HDR output now
 def test_unsupported_output_extension(good_jpg, out_dir, weights_file, name):
     out = out_dir / name
     assert_one_line_error(fhdr("convert", good_jpg, "-o", out, "--weights", weights_file), 2, name)
@@ -401,7 +401,7 @@ def test_console_lines_are_not_lost_while_a_reader_thread_captures_stderr(tmp_pa
     # a batch prints "failed: ..." lines on the main thread while the next photo is decoded.
     script = textwrap.dedent("""
         import threading, time, cv2, numpy as np
-        import fhdr_cli.read as read
+        import fhdr_cli.io.photo as read
         from fhdr_cli.commands import err_console
         ok, png = cv2.imencode(".png", np.zeros((4, 4, 3), np.uint8))
         started, real = threading.Event(), cv2.imdecode

@@ -14,13 +14,13 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from fhdr_cli.batch import plan_batch, run_batch
+from fhdr_cli.inference.batch import plan_batch, run_batch
 from fhdr_cli.cli import app
 from fhdr_cli.errors import UsageError
-from fhdr_cli.hdr_files import read_hdr
-from fhdr_cli.pipeline import Converter
-from fhdr_cli.report import FIELDS
-from fhdr_cli.shard import Shard, parse_shard, read_file_list, scheduler_shard
+from fhdr_cli.io.hdr_files import read_hdr
+from fhdr_cli.inference.pipeline import Converter
+from fhdr_cli.inference.report import FIELDS
+from fhdr_cli.inference.shard import Shard, parse_shard, read_file_list, scheduler_shard
 
 try:
     runner = CliRunner(mix_stderr=False)

@@ -1,9 +1,9 @@
 import numpy as np
 import torch
 
-from fhdr_cli.color import srgb_to_linear
-from fhdr_cli.scenes import Scene, perspective_view, random_view
-from fhdr_cli.simulate import WELL_EXPOSED, simulate
+from fhdr_cli.colour.transfer import WELL_EXPOSED, srgb_to_linear
+from fhdr_cli.simulation.scenes import Scene, perspective_view, random_view
+from fhdr_cli.simulation.simulate import simulate
 
 
 def _scene(h=64, w=128, seed=0):
@@ -55,3 +55,20 @@ def test_perspective_view_looks_where_it_is_told():
     up = perspective_view(pano, yaw=0.0, pitch=np.radians(60), fov=np.radians(60), width=16, height=12)
     down = perspective_view(pano, yaw=0.0, pitch=np.radians(-60), fov=np.radians(60), width=16, height=12)
     assert up.mean() > 0.9 and down.mean() < 0.1
+
+
+def test_light_sources_add_bright_glaring_lights_reproducibly():
+    from fhdr_cli.simulation.light_sources import add_light_sources
+
+    view = np.random.default_rng(0).uniform(0.05, 1.0, (96, 96, 3)).astype(np.float32)
+    assert add_light_sources(view, np.random.default_rng(1), probability=0.0) is view
+    lit = [add_light_sources(view, np.random.default_rng(seed), probability=1.0) for seed in range(12)]
+    again = add_light_sources(view, np.random.default_rng(3), probability=1.0)
+    assert np.array_equal(again, lit[3])
+    reference = np.quantile(view.max(axis=-1), 0.95)
+    peaks = np.array([x.max() for x in lit]) / reference
+    assert peaks.min() >= 10 and peaks.max() >= 100  # windows from 10x, suns and bulbs 100x-100,000x
+    # glare: pixels outside every source got brighter in most samples, never darker
+    assert all((x >= view - 1e-6).sum() > 0.9 * view[..., 0].size for x in lit)
+    outside = [(x - view)[x.max(axis=-1) < 2 * reference] for x in lit]
+    assert sum(float(d.mean()) > 1e-4 for d in outside) >= 8  # one sample in eight has a glare-free lens

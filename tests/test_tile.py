@@ -4,9 +4,9 @@ import torch
 
 from conftest import random_model
 from fhdr_cli.errors import FhdrError
-from fhdr_cli.model import receptive_radius
-from fhdr_cli.pipeline import Converter
-from fhdr_cli.tile import batch_tiles, computed_pixels, crop_core, iter_windows, plan_tiles
+from fhdr_cli.network.fhdr import receptive_radius
+from fhdr_cli.inference.pipeline import Converter
+from fhdr_cli.inference.tile import batch_tiles, computed_pixels, crop_core, iter_windows, plan_tiles
 
 
 def test_tiles_cover_the_image_exactly_once_with_windows_inside_it():
@@ -139,7 +139,7 @@ def test_cuda_tiles_grow_with_free_gpu_memory_not_the_host_budget(weights_file, 
 
 
 def test_small_photos_run_whole_and_large_ones_tile_within_the_budget(weights_file, monkeypatch):
-    from fhdr_cli import pipeline
+    from fhdr_cli.inference import pipeline
 
     monkeypatch.setattr(pipeline, "available_memory", lambda: 16 << 30)
     converter = Converter.load(weights=weights_file, device="cpu", iterations=4)
@@ -170,7 +170,7 @@ def test_kept_buffers_are_reused_for_similar_photos_and_replaced_for_smaller_one
 
 
 def test_preprocess_gives_the_same_float_rgb_for_every_photo_type():
-    from fhdr_cli.pipeline import preprocess
+    from fhdr_cli.inference.pipeline import preprocess
 
     rgb = np.random.default_rng(5).integers(0, 256, (5, 7, 3), dtype=np.uint8)
     expected = torch.from_numpy(rgb.astype(np.float32) / 255.0).permute(2, 0, 1)[None]

@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from fhdr_cli.tonemap import OPERATORS, encode_png, exposure, exposure_strip, mu_law_preview, reinhard
+from fhdr_cli.colour.tonemap import OPERATORS, encode_png, exposure, exposure_strip, mu_law_preview, reinhard
 
 
 def _hdr(h: int = 24, w: int = 40) -> np.ndarray:

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from fhdr_cli.errors import UsageError
-from fhdr_cli.scenes import Scene
+from fhdr_cli.simulation.scenes import Scene
 import torch
 
-from fhdr_cli.train import SimulatedBatches, TrainSettings, hdr_loss, learning_rate, train
+from fhdr_cli.training.train import LossWeights, SimulatedBatches, TrainSettings, hdr_loss, learning_rate, train
 
 
 def test_cosine_learning_rate_falls_from_peak_to_a_twentieth():
@@ -30,8 +30,9 @@ def test_overshoot_weight_charges_over_bright_errors_more_than_dim_ones():
     no_perceptual = lambda a, b: torch.zeros(())  # noqa: E731
     bright, dim = target * 1.2, target * 0.8
     bright[..., 0, 0] = dim[..., 0, 0] = 1.0
-    symmetric = [float(hdr_loss([x], target, no_perceptual, 0.0)) for x in (bright, dim)]
-    weighted = [float(hdr_loss([x], target, no_perceptual, 0.0, overshoot_weight=1.0)) for x in (bright, dim)]
+    ldr = torch.full_like(target, 0.5)
+    symmetric = [float(hdr_loss([x], target, ldr, no_perceptual, LossWeights(0.0))) for x in (bright, dim)]
+    weighted = [float(hdr_loss([x], target, ldr, no_perceptual, LossWeights(0.0, overshoot=1.0))) for x in (bright, dim)]
     assert weighted[1] == pytest.approx(symmetric[1])  # undershoot: unchanged
     assert weighted[0] == pytest.approx(2 * symmetric[0])  # overshoot: doubled
 
@@ -48,3 +49,42 @@ def test_simulated_batches_have_the_requested_shape_and_differ():
     assert ldr1.shape == hdr1.shape == (3, 3, 32, 32)
     assert 0 <= float(ldr1.min()) and float(ldr1.max()) <= 1
     assert not np.array_equal(ldr1.numpy(), ldr2.numpy())
+
+
+def test_light_term_measures_the_light_of_clipped_pixels_in_stops():
+    target = torch.full((2, 3, 16, 16), 0.3)
+    target[:, :, 4:8, 4:8] = 50.0  # a light, clipped in the photo
+    ldr = torch.full_like(target, 0.6)
+    ldr[:, :, 4:8, 4:8] = 1.0
+    no_perceptual = lambda a, b: torch.zeros(())  # noqa: E731
+    only_light = LossWeights(perceptual=0.0, light=1.0)
+    base = float(hdr_loss([target], target, ldr, no_perceptual, LossWeights(0.0)))
+    dim = target.clone()
+    dim[:, :, 4:8, 4:8] = 50.0 / 8  # three stops too little light
+    extra = float(hdr_loss([dim], target, ldr, no_perceptual, only_light)) - float(hdr_loss([dim], target, ldr, no_perceptual, LossWeights(0.0)))
+    assert base == pytest.approx(0.0, abs=1e-7)
+    assert extra == pytest.approx(np.log(8), rel=1e-3)
+    # where nothing is clipped the light term has nothing to say
+    unclipped = torch.full_like(ldr, 0.6)
+    assert float(hdr_loss([dim], target, unclipped, no_perceptual, only_light)) == pytest.approx(
+        float(hdr_loss([dim], target, unclipped, no_perceptual, LossWeights(0.0))))
+
+
+def test_log_term_sees_shadow_errors_that_the_peak_normalised_loss_misses():
+    target = torch.full((1, 3, 16, 16), 0.002)  # deep shadows
+    target[..., 0, 0] = 1e4  # and a sun that normalises the paper's mu-law images
+    lifted = target.clone()
+    lifted[..., 1:, :] *= 4  # shadows two stops too bright
+    ldr = torch.full_like(target, 0.05)
+    no_perceptual = lambda a, b: torch.zeros(())  # noqa: E731
+    paper = float(hdr_loss([lifted], target, ldr, no_perceptual, LossWeights(0.0)))
+    with_log = float(hdr_loss([lifted], target, ldr, no_perceptual, LossWeights(0.0, log=1.0)))
+    assert paper < 1e-3  # crushed by the sun's normalisation
+    assert with_log - paper > 0.05
+
+
+def test_negative_loss_weights_and_light_probability_are_usage_errors(tmp_path):
+    with pytest.raises(UsageError, match="light-weight"):
+        train(TrainSettings(data=tmp_path, light_weight=-1.0))
+    with pytest.raises(UsageError, match="light-probability"):
+        train(TrainSettings(data=tmp_path, light_probability=1.5))

@@ -5,7 +5,7 @@ import torch
 
 from conftest import random_model
 from fhdr_cli.errors import WeightsError
-from fhdr_cli.checkpoint import load_checkpoint, save_checkpoint, shipped_weights_path
+from fhdr_cli.network.checkpoint import load_checkpoint, save_checkpoint, shipped_weights_path
 
 
 def test_checkpoint_round_trip_keeps_weights_and_training_summary(tmp_path):

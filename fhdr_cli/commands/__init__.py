@@ -10,9 +10,10 @@ from typing import Annotated, Callable, Optional, TypeVar
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from ..errors import FhdrError
-from ..read import locked_stderr
+from ..io.photo import locked_stderr
 
 console = Console()
 # Through locked_stderr: a decoder on a reader thread borrows file descriptor 2 for a moment,
@@ -20,6 +21,14 @@ console = Console()
 err_console = Console(file=locked_stderr, highlight=False, soft_wrap=True)
 
 F = TypeVar("F", bound=Callable)
+
+
+def print_table(table: Table) -> None:
+    """A rich table on stdout without the spaces rich pads every line with up to the table's width."""
+    with console.capture() as captured:
+        console.print(table)
+    for line in captured.get().splitlines():
+        typer.echo(line.rstrip())
 
 
 class _Settings:
@@ -87,3 +96,8 @@ ColourSpaceOption = Annotated[str, typer.Option(
          "(ACES AP1; VFX working space). Recorded in the file.")]
 Wrap = Annotated[bool, typer.Option(
     "--wrap", help="360-degree panorama (equirectangular): its left and right edges meet, so the result has no seam there.")]
+# a string, read by ultrahdr.parse_max_boost: stops ("4") or a ratio ("16x")
+MaxBoost = Annotated[str, typer.Option(
+    "--max-boost", metavar="STOPS|RATIO",
+    help="Ultra HDR JPEG output: the most its highlights go above the photo's white, in stops (4) or as a "
+         "ratio (16x); today's HDR screens show 3-4 stops.")]

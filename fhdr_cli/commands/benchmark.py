@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 
 import typer
+from rich import box
 from rich.table import Table
 
-from ..benchmark import run_benchmark
-from ..pipeline import Converter
-from . import Device, Half, Memory, Threads, Tile, Weights, console, report_errors
+from ..evaluation.benchmark import run_benchmark
+from ..inference.pipeline import Converter
+from . import Device, Half, Memory, Threads, Tile, Weights, console, print_table, report_errors
 
 
 @report_errors
@@ -42,15 +43,19 @@ def benchmark_command(
     if as_json:
         typer.echo(json.dumps(report.as_dict(), indent=2))
         return
+    # short lines and headers: the whole report fits 80 columns, and no number is wrapped in two
     console.print(f"device: {report.device} ({report.engine}), {report.threads} threads, {width}x{height}, "
-                  f"{'fp16' if report.half else 'fp32'}; 3x3 64->64 conv peak: {report.conv_peak_gflops:.1f} GFLOP/s")
+                  f"{'fp16' if report.half else 'fp32'}", markup=False)
+    console.print(f"peak of a 3x3 64->64 convolution: {report.conv_peak_gflops:.1f} GFLOP/s", markup=False)
     console.print("model FLOPs per output pixel: " + ", ".join(
-        f"n={n}: {f / 1e6:.2f} M" for n, f in report.flops_per_pixel.items()))
-    table = Table("iterations", "s", "MP/s", "ms/MP", "GFLOP/s", "of peak", "useful of peak", "tile", "overhead",
-                  "peak MiB")
+        f"n={n}: {f / 1e6:.2f} M" for n, f in report.flops_per_pixel.items()), markup=False)
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 0, 0, 1),
+                  caption="n: iterations; useful: of peak, output pixels only; MiB: peak memory", caption_justify="left")
+    for header in ("n", "s", "MP/s", "ms/MP", "GFLOP/s", "of peak", "useful", "tile", "overhead", "MiB"):
+        table.add_column(header, justify="right", no_wrap=True)
     for r in report.runs:
         table.add_row(str(r.iterations), f"{r.seconds:.2f}", f"{r.megapixels_per_s:.3f}", f"{r.ms_per_megapixel:.0f}",
                       f"{r.gflops_per_s:.1f}", f"{100 * r.fraction_of_peak:.0f} %",
                       f"{100 * r.useful_fraction_of_peak:.0f} %", str(r.tile),
                       f"{r.tiling_overhead:.2f}x", f"{r.peak_memory_mib:.0f}")
-    console.print(table)
+    print_table(table)

@@ -8,12 +8,12 @@ from typing import Optional
 import typer
 from rich.progress import Progress
 
-from ..atomic import check_writable_dir
+from ..io.atomic import check_writable_dir
 from ..errors import UsageError
-from ..hdr_files import hdr_format
-from ..pipeline import Converter, convert_file
+from ..inference.pipeline import Converter, check_output, convert_file
+from ..io.ultrahdr import parse_max_boost
 from . import (
-    ColourSpaceOption, Device, Exposure, Float32, Half, Iterations, Memory, Overwrite, Threads,
+    ColourSpaceOption, Device, Exposure, Float32, Half, Iterations, MaxBoost, Memory, Overwrite, Threads,
     Tile, Weights, Wrap, err_console, report_errors,
 )
 
@@ -21,7 +21,7 @@ from . import (
 @report_errors
 def convert_command(
     src: Path = typer.Argument(..., help="Input photo (JPEG or PNG, 8 or 16 bit).", show_default=False),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output .exr or .hdr (default: input name with .exr)."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output .exr, .hdr, or .jpg for an Ultra HDR JPEG (default: input name with .exr)."),
     iterations: Iterations = 4,
     tile: Tile = None,
     memory: Memory = None,
@@ -34,11 +34,14 @@ def convert_command(
     weights: Weights = None,
     wrap: Wrap = False,
     colour_space: ColourSpaceOption = "rec709",
+    max_boost: MaxBoost = "4",
 ) -> None:
-    """Reconstruct a scene-linear HDR image (EXR or Radiance .hdr) from one LDR photo."""
+    """Reconstruct a scene-linear HDR image (EXR or Radiance .hdr) from one LDR photo, or an Ultra HDR
+    JPEG (.jpg): the photo itself, with brighter highlights on HDR screens."""
     dst = output or src.with_suffix(".exr")
     # The cheap checks first, so a typo costs no model loading (convert_file repeats them).
-    hdr_format(dst)
+    boost_stops = parse_max_boost(max_boost)
+    check_output(src, dst, colour_space)
     check_writable_dir(dst)
     if dst.exists() and not overwrite:
         raise UsageError(f"{dst}: already exists (use --overwrite)")
@@ -48,7 +51,7 @@ def convert_command(
     # Not on a terminal (a log, a pipe) the transient bar would leave a stray blank line.
     with Progress(console=err_console, transient=True, disable=not err_console.is_terminal) as progress:
         task = progress.add_task(f"converting {src.name}", total=None)
-        image = convert_file(src, dst, converter, overwrite=overwrite, float32=float32,
+        image = convert_file(src, dst, converter, overwrite=overwrite, float32=float32, max_boost=boost_stops,
                              on_tile=lambda done, total: progress.update(task, completed=done, total=total))
     if converter.misses_wrap(image.rgb):
         err_console.print(f"note: {src.name} looks like a 360-degree panorama (2:1, its left and right edges "

@@ -10,23 +10,25 @@ from rich.progress import Progress
 from rich.table import Table
 
 from ..errors import UsageError
-from ..evaluate import evaluate
-from . import Device, Threads, Weights, console, err_console, report_errors
+from ..evaluation.evaluate import evaluate
+from . import Device, Threads, Weights, console, err_console, print_table, report_errors
 
 
 @report_errors
 def evaluate_command(
     hdr: Path = typer.Option(..., "--hdr", help="Folder of ground-truth .exr/.hdr scenes (trained-on scenes are skipped)."),
     views: int = typer.Option(16, "--views", min=1, help="Simulated photos per scene (fewer: faster, noisier)."),
-    size: int = typer.Option(256, "--size", min=32, help="View size in pixels."),
+    size: int = typer.Option(256, "--size", min=32, help="View size in pixels (panoramas and cube strips)."),
     iterations: str = typer.Option("1,2,3,4", "--iterations", "-n", help="Iteration counts to evaluate."),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = typer.Option(0, "--seed", help="Seed of the simulated photos (the same seed, the same photos)."),
     device: Device = "auto",
     threads: Threads = None,
     weights: Weights = None,
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
-    """PSNR-mu, SSIM-mu, PSNR-mu on clipped pixels and HDR-FLIP for FHDR at 1-4 iterations and baselines."""
+    """PSNR-mu, SSIM-mu, clipped PSNR-mu, HDR-FLIP, light error and shadow bias, FHDR vs baselines.
+
+    Panoramas give perspective views of --size pixels; flat HDR images are evaluated whole."""
     try:
         counts = tuple(int(v) for v in iterations.split(","))
     except ValueError:
@@ -49,4 +51,11 @@ def evaluate_command(
     for method, row in report.rows.items():
         table.add_row(method, f"{row['psnr_mu']:.2f}", f"{row['ssim_mu']:.4f}", f"{row['psnr_mu_clipped']:.2f}",
                       f"{row['hdr_flip']:.4f}")
-    console.print(table)
+    print_table(table)
+    light = Table("method", "light error (stops) ↓", "light bias (stops)", "with a light source ↓",
+                  "sRGB shadows <2% (stops)", "2-10%")
+    for method, row in report.rows.items():
+        srgb = report.shadows_by_curve.get(method, {}).get("srgb", {})
+        light.add_row(method, f"{row['light_error']:.2f}", f"{row['light_bias']:+.2f}", f"{row['light_error_sources']:.2f}",
+                      f"{srgb.get('shadows_below_2pct', float('nan')):+.2f}", f"{srgb.get('shadows_2_to_10pct', float('nan')):+.2f}")
+    print_table(light)

@@ -6,16 +6,17 @@ from pathlib import Path
 
 import typer
 
-from ..atomic import atomic_write, check_writable_dir
+from ..io.atomic import atomic_write, check_writable_dir
 from ..errors import UsageError
-from ..hdr_files import read_hdr
-from ..tonemap import OPERATORS, encode_png, exposure_strip
+from ..io.hdr_files import read_hdr
+from ..io.ultrahdr import is_ultrahdr_path, read_ultrahdr
+from ..colour.tonemap import OPERATORS, encode_png, exposure_strip
 from . import Exposure, Overwrite, err_console, report_errors
 
 
 @report_errors
 def tonemap_preview_command(
-    src: Path = typer.Argument(..., help="An .exr or .hdr file.", show_default=False),
+    src: Path = typer.Argument(..., help="An .exr or .hdr file, or an Ultra HDR .jpg (its HDR rendition).", show_default=False),
     output: Path = typer.Option(..., "--output", "-o", help="Output .png."),
     operator: str = typer.Option("reinhard", "--operator", help=f"One of: {', '.join(OPERATORS)}."),
     exposure: Exposure = 0.0,
@@ -30,7 +31,7 @@ def tonemap_preview_command(
     check_writable_dir(output)
     if output.exists() and not overwrite:
         raise UsageError(f"{output}: already exists (use --overwrite)")
-    hdr = read_hdr(src)
+    hdr = read_ultrahdr(src) if is_ultrahdr_path(src) else read_hdr(src)
     preview = exposure_strip(hdr * 2.0**exposure) if strip else OPERATORS[operator](hdr, exposure)
     data = encode_png(preview)
     atomic_write(output, lambda tmp: tmp.write_bytes(data), overwrite=overwrite)

@@ -9,9 +9,9 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from ..errors import UsageError
-from ..scenes import VALIDATION_SCENES
-from ..train import StepReport, TrainSettings, train
-from . import console, report_errors
+from ..simulation.scenes import VALIDATION_SCENES
+from ..training.train import StepReport, TrainSettings, train
+from . import console, err_console, report_errors
 
 
 @report_errors
@@ -20,21 +20,28 @@ def train_command(
     out: Path = typer.Option(Path("runs/fhdr.pt"), "--out", help="Last checkpoint; the best one goes to *.best.pt."),
     iterations: int = typer.Option(4, "--iterations", min=1, max=4, help="Feedback iterations trained (loss averaged over all)."),
     patch: int = typer.Option(64, "--patch", min=16, help="Training crop size in pixels."),
-    batch: int = typer.Option(8, "--batch", min=1),
+    batch: int = typer.Option(8, "--batch", min=1, help="Training crops per step."),
     lr: float = typer.Option(2e-4, "--lr", help="Peak learning rate (Adam)."),
     lr_decay: str = typer.Option("cosine", "--lr-decay", help="cosine (to lr/20 at the end of --minutes) or none."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda (bf16 autocast on CUDA)."),
     minutes: float = typer.Option(60.0, "--minutes", help="Time budget; a final checkpoint is written at the end."),
     resume: Optional[Path] = typer.Option(None, "--resume", help="Checkpoint to continue from (model, optimizer, step)."),
-    val_scenes: str = typer.Option(",".join(VALIDATION_SCENES), "--val-scenes", help="Comma-separated scene names held out from training."),
-    checkpoint_minutes: float = typer.Option(5.0, "--checkpoint-minutes"),
+    val_scenes: str = typer.Option(",".join(VALIDATION_SCENES), "--val-scenes", show_default=False,
+                                   help=f"Comma-separated scene names held out from training (default: {', '.join(VALIDATION_SCENES)})."),
+    checkpoint_minutes: float = typer.Option(5.0, "--checkpoint-minutes", help="Minutes between checkpoints written during the run."),
     vgg_weights: Optional[Path] = typer.Option(None, "--vgg-weights", help="ImageNet VGG19 state dict for the paper's perceptual loss (default: SSIM term)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads."),
     workers: Optional[int] = typer.Option(None, "--workers", min=0, help="Processes simulating training batches (default: 0 on CPU, up to 8 on CUDA)."),
     select: str = typer.Option("loss", "--select", help="Keep as best the checkpoint with the lowest validation loss, or HDR-FLIP (flip)."),
     overshoot_weight: float = typer.Option(0.0, "--overshoot-weight", min=0.0,
                                            help="Extra L1 weight on over-bright errors (HDR-FLIP punishes them more)."),
-    seed: int = typer.Option(0, "--seed"),
+    log_weight: float = typer.Option(0.0, "--log-weight", min=0.0,
+                                     help="Weight of L1 on mu-law images at the photo's own scale (shadows and lights)."),
+    light_weight: float = typer.Option(0.0, "--light-weight", min=0.0,
+                                       help="Weight of the log error of the light from the input's clipped pixels."),
+    light_probability: float = typer.Option(0.0, "--light-probability", min=0.0, max=1.0,
+                                            help="Share of training views given synthetic suns, bulbs and windows."),
+    seed: int = typer.Option(0, "--seed", help="Random seed of the initial weights and the training crops."),
 ) -> None:
     """Train FHDR on LDR/HDR pairs simulated from real HDR scenes (held-out scenes validate)."""
     for folder in data:
@@ -44,10 +51,11 @@ def train_command(
         data=tuple(data), out=out, iterations=iterations, patch=patch, batch=batch, lr=lr, lr_decay=lr_decay, device=device,
         minutes=minutes, resume=resume, val_scenes=tuple(v for v in val_scenes.split(",") if v),
         checkpoint_minutes=checkpoint_minutes, vgg_weights=vgg_weights, threads=threads, workers=workers, seed=seed,
-        select=select, overshoot_weight=overshoot_weight,
+        select=select, overshoot_weight=overshoot_weight, log_weight=log_weight, light_weight=light_weight,
+        light_probability=light_probability,
     )
     with Progress(TextColumn("[bold]train"), BarColumn(), TextColumn("{task.description}"), TimeRemainingColumn(),
-                  console=console) as progress:
+                  console=err_console) as progress:
         task = progress.add_task("", total=minutes * 60)
         average = None
 

@@ -1,0 +1,1 @@
+"""Evaluation: HDR metrics, the inverse tone-mapping baselines, held-out evaluation and the benchmark."""

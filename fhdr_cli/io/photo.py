@@ -1,0 +1,447 @@
+"""Read the user's LDR photos (JPEG, PNG) into float arrays, refusing anything unsafe or broken.
+
+Input files come from anywhere, so the bytes are checked before OpenCV sees them: only JPEG and
+PNG signatures are accepted, the pixel count is read from the header and capped before any
+allocation, truncated JPEGs (which libjpeg would pad with grey) are refused, and every failure
+is a one-line InputError naming the file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import struct
+import sys
+import tempfile
+import threading
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+import cv2
+import numpy as np
+
+from fhdr_cli.errors import InputError, UsageError
+from fhdr_cli.io.exif import Exif, parse_exif
+from fhdr_cli.io.icc import RgbProfile, parse_icc
+
+LDR_EXTENSIONS = (".jpg", ".jpeg", ".png")
+MAX_PIXELS = 300_000_000
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_JPEG_SIGNATURE = b"\xff\xd8\xff"
+# Start-of-frame markers carry the image size: all SOFn except DHT (C4), JPG (C8) and DAC (CC).
+_JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+_JPEG_SOS, _JPEG_EOI, _JPEG_APP1, _JPEG_APP2, _JPEG_DRI = 0xDA, 0xD9, 0xE1, 0xE2, 0xDD
+_JPEG_ICC = b"ICC_PROFILE\0"  # APP2 segments carry an ICC profile in numbered pieces after this
+# A matrix/curve profile is a few kilobytes; a compressed PNG profile may not inflate past this.
+_MAX_ICC_BYTES = 1 << 20
+# Any marker but a restart (RST0-7); 0xFF00 is a stuffed data byte and 0xFFFF fill.
+_JPEG_MARKER_NOT_RST = re.compile(rb"\xff+(?![\x00\xd0-\xd7\xff])")
+_JPEG_RST = re.compile(rb"\xff+[\xd0-\xd7]")
+# Markers that stand alone, without a length field: TEM and RST0-7.
+_JPEG_NO_LENGTH = frozenset({0x01, *range(0xD0, 0xD8)})
+# libjpeg warnings (jerror.h) after which the pixels it returns are partly made up.
+_JPEG_DAMAGE_WARNINGS = (
+    "premature end of data segment",
+    "Premature end of JPEG file",
+    "bad Huffman code",
+    "bad arithmetic code",
+    "instead of RST",  # "found marker 0x.. instead of RSTn": data lost up to the next restart
+    "Inconsistent progression sequence",  # coefficients refined that were never sent
+)
+# But libjpeg prints only its FIRST warning: a harmless one would hide the damage after it
+# (fuzzing found grey-filled images behind "Invalid SOS parameters" and "unknown JFIF revision").
+# So the harmless quirks it warns about in the header are repaired in the copy we decode (junk
+# between segments, the JFIF version, scan parameters of a sequential file, an unknown Adobe
+# transform, each set to what libjpeg assumes anyway), and any warning left counts as damage,
+# except junk right before the end-of-image marker: common in camera files, and last.
+_JPEG_HARMLESS_WARNING = re.compile(r"extraneous bytes before marker 0xd9")
+_JPEG_SEQUENTIAL_SOF = frozenset({0xC0, 0xC1, 0xC9})
+_JPEG_APP0, _JPEG_APP14 = 0xE0, 0xEE
+# Huffman coding spends at least one bit per 8x8 block of the first component it scans, and a
+# component can be subsampled at most 4x4, so a genuine JPEG has >= 1 byte per 8192 pixels.
+# A tiny file declaring a huge image is damaged or hostile: refuse it before libjpeg spends
+# seconds and gigabytes "decoding" it (it fills missing data in and, with restart markers, may
+# not even complain). Arithmetic coding (SOF9-SOF15) has no such bound.
+_JPEG_MIN_PIXELS_PER_BYTE = 8 * 8 * 4 * 4 * 8
+_JPEG_ARITHMETIC_SOF = frozenset({0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
+_MAX_CAPTURED = 1 << 16
+# File descriptor 2 belongs to the whole process: one capture at a time, or two threads would
+# restore each other's redirections and lose stderr for good.
+_STDERR_LOCK = threading.RLock()
+
+# EXIF orientation -> how to turn the stored pixels (rows, columns, ...) into the picture as shot.
+_ORIENT: dict[int, Callable[[np.ndarray], np.ndarray]] = {
+    1: lambda a: a,
+    2: lambda a: a[:, ::-1],  # mirrored left-right
+    3: lambda a: a[::-1, ::-1],  # rotated 180
+    4: lambda a: a[::-1],  # mirrored top-bottom
+    5: lambda a: a.swapaxes(0, 1),  # transposed
+    6: lambda a: a.swapaxes(0, 1)[:, ::-1],  # needs 90 degrees clockwise
+    7: lambda a: a[::-1, ::-1].swapaxes(0, 1),  # transversed
+    8: lambda a: a.swapaxes(0, 1)[::-1],  # needs 90 degrees counter-clockwise
+}
+
+
+def as_shot(pixels: np.ndarray, orientation: int) -> np.ndarray:
+    """Apply an EXIF orientation: the pixels as the file stores them -> the picture as shot."""
+    return _ORIENT[orientation](pixels)
+
+
+def as_stored(pixels: np.ndarray, orientation: int) -> np.ndarray:
+    """Undo `_ORIENT[orientation]`: the picture as shot -> the pixels as the file stores them (each
+    orientation is its own inverse, except the two quarter turns, which undo each other)."""
+    return _ORIENT[{6: 8, 8: 6}.get(orientation, orientation)](pixels)
+
+
+@dataclass
+class LdrImage:
+    """A decoded photo: sRGB-encoded RGB in [0, 1] (not linearised), optional alpha, source depth.
+
+    A photo tagged with another colour profile (Display P3, Adobe RGB, ...) is re-encoded to the
+    sRGB curve in its own primaries; `rgb_to_rec709` then takes the network's linear output to
+    Rec.709 (pass it to the Converter).
+    """
+
+    rgb: np.ndarray  # float32, H x W x 3, RGB order
+    alpha: np.ndarray | None  # float32, H x W, or None when the file has no alpha
+    bit_depth: int  # 8 or 16: how finely the file quantised the values
+    profile: RgbProfile | None = None  # the embedded colour profile, when it is not sRGB
+    capture: dict[str, float | str] = field(default_factory=dict)  # exposure settings from EXIF (see exif.py)
+    orientation: int = 1  # EXIF orientation (1-8), already applied to `rgb`; `as_stored` undoes it
+
+    @property
+    def rgb_to_rec709(self) -> np.ndarray | None:
+        """3x3 from linear light in this photo's primaries to linear Rec.709; None: sRGB primaries."""
+        return None if self.profile is None else self.profile.to_rec709
+
+
+class _Header(NamedTuple):
+    width: int
+    height: int
+    exif: Exif
+    most_pixels: int = 0  # the most pixels bytes this many can genuinely encode (0: no bound)
+    repairs: tuple[tuple[int, int, bytes], ...] = ()  # (start, end, new bytes): see _JPEG_HARMLESS_WARNING
+    icc: bytes = b""  # the embedded ICC colour profile, if any
+
+
+def read_ldr(path: Path, max_pixels: int = MAX_PIXELS) -> LdrImage:
+    """Read a JPEG or PNG file; path problems are UsageErrors, bad contents InputErrors."""
+    path = Path(path)
+    if not path.exists():
+        raise UsageError(f"{path}: no such file")
+    if path.is_dir():
+        raise UsageError(f"{path}: is a folder, not an image")
+    if path.suffix.lower() not in LDR_EXTENSIONS:
+        raise UsageError(f"{path}: cannot read '{path.suffix}' files; use .jpg, .jpeg or .png")
+    try:
+        # Read the bytes in Python: cv2.imread mishandles non-ASCII paths on some platforms.
+        data = path.read_bytes()
+    except OSError as exc:
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise InputError(f"{path}: cannot read ({reason})") from exc
+    return decode_ldr(data, str(path), max_pixels)
+
+
+def decode_ldr(data: bytes, name: str, max_pixels: int = MAX_PIXELS) -> LdrImage:
+    """Decode JPEG or PNG bytes; anything wrong with them raises InputError and nothing else.
+
+    ``name`` only labels error messages. The size is checked against ``max_pixels`` from the
+    header, before decoding, so a tiny file declaring a gigantic image costs nothing. EXIF
+    orientation (JPEG APP1, PNG eXIf) is applied and its exposure settings kept in `capture`;
+    unusable EXIF data is ignored. An
+    embedded matrix/curve RGB colour profile (JPEG APP2, PNG iCCP) is applied (see LdrImage);
+    one that cannot be applied is ignored, as most viewers do, and the photo read as sRGB.
+    """
+    if data.startswith(_PNG_SIGNATURE):
+        kind, header = "PNG", _png_header(data, name)
+    elif data.startswith(_JPEG_SIGNATURE):
+        kind, header = "JPEG", _jpeg_header(data, name)
+    elif not data:
+        raise InputError(f"{name}: empty file, not a JPEG or PNG image")
+    else:
+        raise InputError(f"{name}: not a JPEG or PNG image")
+    if header.width == 0 or header.height == 0:
+        raise _corrupt(name, kind)
+    if header.width * header.height > max_pixels:
+        raise InputError(
+            f"{name}: image is {header.width}x{header.height} pixels, "
+            f"more than the limit of {max_pixels:,}"
+        )
+    if header.most_pixels and header.width * header.height > header.most_pixels:
+        raise _corrupt(name, kind)  # far too few bytes for the pixels it declares
+
+    if header.repairs:  # changes nothing libjpeg decodes; only its warnings, which would hide others
+        kept, start = [], 0
+        for repair_start, repair_end, new in header.repairs:
+            kept += [data[start:repair_start], new]
+            start = repair_end
+        data = b"".join(kept) + data[start:]
+
+    with native_stderr_captured() as messages:
+        try:
+            stored = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+        except cv2.error:
+            stored = None
+    if stored is None or stored.shape[:2] != (header.height, header.width):
+        raise _corrupt(name, kind)
+    if any(warning in text for text in messages for warning in _JPEG_DAMAGE_WARNINGS):
+        raise _corrupt(name, kind)
+    if data.startswith(_JPEG_SIGNATURE):
+        lines = [line for text in messages for line in text.splitlines() if line.strip()]
+        # OpenCV's own log lines start with "[ WARN" / "[ INFO"; the rest are libjpeg's
+        if any(not line.startswith("[") and not _JPEG_HARMLESS_WARNING.search(line) for line in lines):
+            raise _corrupt(name, kind)
+    if stored.dtype == np.uint8:
+        bit_depth, full_scale = 8, 255.0
+    elif stored.dtype == np.uint16:
+        bit_depth, full_scale = 16, 65535.0
+    else:
+        raise InputError(f"{name}: unsupported pixel type {stored.dtype}")
+
+    if stored.ndim == 2:
+        stored = stored[:, :, None]
+    channels = stored.shape[2]
+    if channels == 1:  # grey: the same value in R, G and B
+        colour = np.broadcast_to(stored, (*stored.shape[:2], 3))
+    elif channels in (3, 4):  # OpenCV gives BGR(A); grey+alpha, palette and CMYK arrive this way too
+        colour = stored[:, :, 2::-1]
+    else:
+        raise InputError(f"{name}: unsupported {channels}-channel image")
+
+    orient = _ORIENT[header.exif.orientation]
+    rgb = orient(colour).astype(np.float32, order="C")
+    rgb /= full_scale
+    alpha = None
+    if channels == 4:
+        alpha = orient(stored[:, :, 3]).astype(np.float32, order="C")
+        alpha /= full_scale
+    profile = parse_icc(header.icc) if header.icc else None
+    if profile is None or profile.is_srgb:
+        return LdrImage(rgb=rgb, alpha=alpha, bit_depth=bit_depth, capture=dict(header.exif.capture),
+                        orientation=header.exif.orientation)
+    return LdrImage(rgb=profile.to_srgb_encoding(rgb), alpha=alpha, bit_depth=bit_depth, profile=profile,
+                    capture=dict(header.exif.capture), orientation=header.exif.orientation)
+
+
+@contextmanager
+def native_stderr_captured() -> Iterator[list[str]]:
+    """Catch what C libraries (libjpeg, libpng, OpenEXR) print to file descriptor 2 directly.
+
+    Their chatter bypasses Python and would garble the CLI's one-line errors, which say the same
+    thing better; but libjpeg's warnings are also the only sign of a damaged JPEG that it still
+    "decodes". The list holds the captured text once the ``with`` block has ended.
+
+    Whatever other threads write to stderr meanwhile is caught too, so keep the block short.
+    """
+    captured: list[str] = []
+    with _STDERR_LOCK:
+        try:
+            saved = os.dup(2)
+        except OSError:  # no stderr at all: nothing to catch
+            saved = None
+        if saved is None:
+            yield captured
+            return
+        with tempfile.TemporaryFile() as sink:  # a file, not a pipe, which could fill and block
+            try:
+                os.dup2(sink.fileno(), 2)
+                yield captured
+            finally:
+                os.dup2(saved, 2)
+                os.close(saved)
+                sink.seek(0)
+                captured.append(sink.read(_MAX_CAPTURED).decode("utf-8", "replace"))
+
+
+class _LockedStderr:
+    """``sys.stderr`` for the CLI's consoles: each write waits while another thread is inside
+    :func:`native_stderr_captured`, so a message printed meanwhile (a batch's "failed: ..." line,
+    a progress refresh, "interrupted") reaches the user instead of a decoder's capture file.
+    """
+
+    @staticmethod
+    def _stream():
+        stream = sys.stderr  # looked up each time: tests and rich's Live swap it
+        return getattr(stream, "rich_proxied_file", stream)
+
+    def write(self, text: str) -> int:
+        with _STDERR_LOCK:
+            stream = self._stream()
+            written = stream.write(text)
+            stream.flush()
+            return written
+
+    def flush(self) -> None:
+        with _STDERR_LOCK:
+            self._stream().flush()
+
+    def isatty(self) -> bool:
+        return self._stream().isatty()
+
+    def fileno(self) -> int:
+        return self._stream().fileno()
+
+    @property
+    def encoding(self) -> str:
+        return getattr(self._stream(), "encoding", "utf-8")
+
+
+locked_stderr = _LockedStderr()
+
+
+def _corrupt(name: str, kind: str) -> InputError:
+    """`kind`: "JPEG" or "PNG", from the file's signature (a cut-off photo is still a JPEG)."""
+    return InputError(f"{name}: truncated or corrupt {kind} (its data ends early or does not decode)")
+
+
+def _png_header(data: bytes, name: str) -> _Header:
+    """Size from IHDR, orientation from an eXIf chunk and the colour profile from iCCP, after
+    checking every chunk fits.
+
+    The chunk check matters: OpenCV's PNG reader allocates whatever a chunk's length field
+    claims, so a flipped bit there would cost gigabytes and seconds before failing.
+    """
+    if data[8:16] != b"\x00\x00\x00\x0dIHDR" or len(data) < 33:
+        raise _corrupt(name, "PNG")
+    width, height = struct.unpack(">II", data[16:24])
+    exif = Exif()
+    icc = b""
+    pos = 8
+    while True:
+        if pos + 12 > len(data):  # ran out before IEND
+            raise _corrupt(name, "PNG")
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        kind = data[pos + 4 : pos + 8]
+        if pos + 12 + length > len(data):  # length, type, data, CRC
+            raise _corrupt(name, "PNG")
+        if kind == b"eXIf":
+            tiff = data[pos + 8 : pos + 8 + length]
+            exif = parse_exif(tiff.removeprefix(b"Exif\0\0"))
+        elif kind == b"iCCP":
+            icc = _png_icc(data[pos + 8 : pos + 8 + length])
+        elif kind == b"IEND":
+            return _Header(width, height, exif, icc=icc)
+        pos += 12 + length
+
+
+def _jpeg_header(data: bytes, name: str) -> _Header:
+    """Walk the JPEG markers up to the first scan: size from SOFn, orientation from APP1 Exif,
+    the colour profile from APP2.
+
+    Also refuses files with no end-of-image marker after the scan starts: libjpeg "decodes" those
+    by filling the missing part with grey, which would silently produce a wrong HDR image.
+    """
+    size: tuple[int, int] | None = None
+    sampling: dict[int, tuple[int, int]] = {}  # component id -> (horizontal, vertical) factors
+    restart_interval = 0
+    arithmetic = False
+    exif = Exif()
+    seen_exif = False
+    icc_pieces: dict[int, bytes] = {}  # sequence number -> piece
+    repairs: list[tuple[int, int, bytes]] = []
+    adobe_transform_at = -1
+    sof = 0
+    pos = 2
+    while True:
+        start = pos
+        while pos < len(data) and data[pos] != 0xFF:  # stray bytes: libjpeg skips them too
+            pos += 1
+        if pos > start:
+            repairs.append((start, pos, b""))
+        while pos < len(data) and data[pos] == 0xFF:  # fill bytes
+            pos += 1
+        if pos + 3 > len(data):
+            raise _corrupt(name, "JPEG")
+        marker = data[pos]
+        pos += 1
+        if marker in _JPEG_NO_LENGTH:
+            continue
+        if marker == _JPEG_EOI:  # image ends before any scan
+            raise _corrupt(name, "JPEG")
+        (length,) = struct.unpack(">H", data[pos : pos + 2])
+        if length < 2 or pos + length > len(data):
+            raise _corrupt(name, "JPEG")
+        segment = data[pos + 2 : pos + length]
+        if marker in _JPEG_SOF and size is None:
+            if len(segment) < 6:
+                raise _corrupt(name, "JPEG")
+            precision, height, width = struct.unpack(">BHH", segment[:5])
+            if precision != 8:
+                raise InputError(f"{name}: {precision}-bit JPEG is not supported")
+            size, sof = (width, height), marker
+            arithmetic = marker in _JPEG_ARITHMETIC_SOF
+            for i in range(6, min(len(segment), 6 + 3 * segment[5]) - 2, 3):
+                sampling[segment[i]] = (segment[i + 1] >> 4, segment[i + 1] & 15)
+        elif marker == _JPEG_DRI and len(segment) >= 2:
+            (restart_interval,) = struct.unpack(">H", segment[:2])
+        elif marker == _JPEG_APP0 and len(segment) >= 14 and segment.startswith(b"JFIF\0") and segment[5] not in (1, 2):
+            repairs.append((pos + 7, pos + 8, b"\x01"))  # unknown JFIF major version -> 1
+        elif marker == _JPEG_APP14 and len(segment) >= 12 and segment.startswith(b"Adobe") and segment[11] > 2:
+            adobe_transform_at = pos + 13
+        elif marker == _JPEG_APP1 and not seen_exif and segment.startswith(b"Exif\0\0"):
+            seen_exif = True
+            exif = parse_exif(segment[6:])
+        elif marker == _JPEG_APP2 and segment.startswith(_JPEG_ICC) and len(segment) > len(_JPEG_ICC) + 2:
+            icc_pieces.setdefault(segment[len(_JPEG_ICC)], segment[len(_JPEG_ICC) + 2 :])
+        elif marker == _JPEG_SOS:
+            # 0xFF 0xD9 cannot occur inside entropy-coded data (0xFF is stuffed as 0xFF00).
+            if size is None or data.find(b"\xff\xd9", pos) < 0:
+                raise _corrupt(name, "JPEG")
+            if restart_interval and _missing_restarts(data, pos + length, segment, size, sampling, restart_interval):
+                raise _corrupt(name, "JPEG")
+            ns = segment[0] if segment else 0
+            if sof in _JPEG_SEQUENTIAL_SOF and len(segment) >= 4 + 2 * ns and segment[1 + 2 * ns : 4 + 2 * ns] != b"\x00\x3f\x00":
+                repairs.append((pos + 3 + 2 * ns, pos + 6 + 2 * ns, b"\x00\x3f\x00"))  # Ss, Se, Ah/Al
+            if adobe_transform_at >= 0 and len(sampling) in (3, 4):
+                # what libjpeg assumes for an unknown transform: YCbCr (3 components), YCCK (4)
+                repairs.append((adobe_transform_at, adobe_transform_at + 1, b"\x01" if len(sampling) == 3 else b"\x02"))
+            most_pixels = 0 if arithmetic else len(data) * _JPEG_MIN_PIXELS_PER_BYTE
+            numbers = range(1, len(icc_pieces) + 1)  # pieces count from 1; with one missing there is no profile
+            icc = b"".join(icc_pieces[i] for i in numbers) if icc_pieces.keys() == set(numbers) else b""
+            return _Header(size[0], size[1], exif, most_pixels, tuple(sorted(repairs)), icc)
+        pos += length
+
+
+def _png_icc(chunk: bytes) -> bytes:
+    """The profile inside an iCCP chunk (name, NUL, method 0, zlib data); b"" if unusable."""
+    _, nul, rest = chunk.partition(b"\0")
+    if not nul or rest[:1] != b"\0":
+        return b""
+    inflate = zlib.decompressobj()
+    try:
+        profile = inflate.decompress(rest[1:], _MAX_ICC_BYTES)
+    except zlib.error:
+        return b""
+    return b"" if inflate.unconsumed_tail else profile
+
+
+def _missing_restarts(data: bytes, start: int, sos: bytes, size: tuple[int, int],
+                      sampling: dict[int, tuple[int, int]], interval: int) -> bool:
+    """Whether the first scan has fewer restart markers than its MCU count needs.
+
+    When data is missing, libjpeg skips ahead to the next restart marker (or the end) and fills the
+    gap with grey; its warning may not even be printed (only the first one is). Counting the
+    markers sees the loss directly. Malformed headers are left to libjpeg (False).
+    """
+    if not sos or not sampling or any(not (1 <= h <= 4 and 1 <= v <= 4) for h, v in sampling.values()):
+        return False
+    ids = sos[1 : 1 + 2 * sos[0] : 2]
+    if len(ids) != sos[0] or any(c not in sampling for c in ids):
+        return False
+    width, height = size
+    h_max = max(h for h, _ in sampling.values())
+    v_max = max(v for _, v in sampling.values())
+    ceil = lambda a, b: -(-a // b)  # noqa: E731
+    if len(ids) == 1:  # non-interleaved: one block per MCU, over the component's own size
+        h, v = sampling[ids[0]]
+        mcus = ceil(ceil(width * h, h_max), 8) * ceil(ceil(height * v, v_max), 8)
+    else:
+        mcus = ceil(width, 8 * h_max) * ceil(height, 8 * v_max)
+    end = _JPEG_MARKER_NOT_RST.search(data, start)
+    found = len(_JPEG_RST.findall(data, start, end.start() if end else len(data)))
+    return found < ceil(mcus, interval) - 1

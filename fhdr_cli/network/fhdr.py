@@ -1,0 +1,189 @@
+"""The FHDR network (Khan, Khanna & Raman, GlobalSIP 2019) in one readable file.
+
+    LDR x ──FEB(conv3x3, conv3x3)──► F ─┐
+                                        ▼
+          ┌──────────── feedback block, run `iterations` times ─────────────┐
+          │ [F, G] ─1x1─► DRDB₁ ─► DRDB₂ ─► DRDB₃ ─cat─1x1─3x3─► G (global)  │
+          │   each DRDB: [in, L] ─1x1─► 4 dilated 3x3 (dense, growth 32)     │
+          │              ─1x1─► L (its local hidden state), + in            │
+          └──────────────────────────────────────────────────────────────────┘
+          G + FEB₁ (global residual) ──HRB(conv3x3, conv3x3)──► HDR, one per iteration
+
+Hidden states are local variables of one forward call, never attributes: the
+authors' code kept them on ``self``, so an image saw the previous image's state.
+
+Output head (our one deviation from the authors' code, which ends in tanh and
+emits HDR min-max normalised to [0, 1]): the last convolution predicts a
+per-pixel log gain over the sRGB-decoded input, ``hdr = srgb_to_linear(x) *
+exp(y)``. Well-exposed pixels therefore keep the input's scale (the product's
+output convention), highlights can exceed 1.0 without bound, and a zero-initialised
+last layer starts training from the "sRGB decoding only" answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..colour.transfer import srgb_to_linear
+
+# exp(LOG_GAIN_MAX) ~ 2^17 above the input: far past any real highlight, still finite in half floats
+LOG_GAIN_MIN, LOG_GAIN_MAX = -8.0, 12.0
+
+
+@dataclass(frozen=True)
+class FHDRConfig:
+    channels: int = 64  # feature width everywhere outside the dense layers
+    growth: int = 32  # channels added by each dense layer
+    dense_layers: int = 4  # dilated 3x3 convolutions per dense block
+    dense_blocks: int = 3  # dilated dense blocks per feedback pass
+    dilation: int = 2
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class DilatedDenseBlock(nn.Module):
+    """A dilated residual dense block with its own hidden state fed back across iterations."""
+
+    def __init__(self, cfg: FHDRConfig):
+        super().__init__()
+        c, g = cfg.channels, cfg.growth
+        self.compress = nn.Conv2d(2 * c, c, 1)  # fuses [input, local hidden state]
+        self.dense = nn.ModuleList(
+            nn.Conv2d(c + i * g, g, 3, padding=cfg.dilation, dilation=cfg.dilation)
+            for i in range(cfg.dense_layers)
+        )
+        self.fuse = nn.Conv2d(c + cfg.dense_layers * g, c, 1, bias=False)
+
+    def forward(self, x: torch.Tensor, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        features = self.compress(torch.cat((x, hidden), dim=1))
+        for conv in self.dense:
+            features = torch.cat((features, F.relu(conv(features))), dim=1)
+        new_hidden = self.fuse(features)
+        return new_hidden + x, new_hidden
+
+
+class FeedbackBlock(nn.Module):
+    """One pass: fuse features with the global hidden state, three dense blocks, global fusion."""
+
+    def __init__(self, cfg: FHDRConfig):
+        super().__init__()
+        c = cfg.channels
+        self.compress = nn.Conv2d(2 * c, c, 1)
+        self.blocks = nn.ModuleList(DilatedDenseBlock(cfg) for _ in range(cfg.dense_blocks))
+        self.fuse_1x1 = nn.Conv2d(cfg.dense_blocks * c, c, 1)
+        self.fuse_3x3 = nn.Conv2d(c, c, 3, padding=1)
+
+    def forward(
+        self, features: torch.Tensor, hidden: torch.Tensor, local_hidden: list[torch.Tensor] | None
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """``local_hidden=None`` on the first pass: each block's state starts as its own input,
+        as in the authors' code (only known once the previous block has run)."""
+        x = self.compress(torch.cat((features, hidden), dim=1))
+        outputs, new_local = [], []
+        for i, block in enumerate(self.blocks):
+            x, state = block(x, x if local_hidden is None else local_hidden[i])
+            outputs.append(x)
+            new_local.append(state)
+        out = F.relu(self.fuse_1x1(torch.cat(outputs, dim=1)))
+        return F.relu(self.fuse_3x3(out)), new_local
+
+
+class FHDR(nn.Module):
+    """FHDR: LDR image in [0, 1] (N, 3, H, W) -> scene-linear HDR, one image per feedback iteration."""
+
+    architecture = "ours"  # authors.AuthorsFHDR is "authors"
+    max_iterations = 4  # the paper's setting; every iteration's output is supervised
+    feedback_class: type[nn.Module] = FeedbackBlock  # the authors' variant has its own
+
+    def __init__(self, cfg: FHDRConfig | None = None):
+        super().__init__()
+        self.cfg = cfg = cfg or FHDRConfig()
+        c = cfg.channels
+        self.feb1 = nn.Conv2d(3, c, 3)  # reflect-padded by hand, as in the paper's code
+        self.feb2 = nn.Conv2d(c, c, 3, padding=1)
+        self.feedback = self.feedback_class(cfg)
+        self.hrb1 = nn.Conv2d(c, c, 3, padding=1)
+        self.hrb2 = nn.Conv2d(c, 3, 3)  # reflect-padded by hand
+        nn.init.zeros_(self.hrb2.weight)  # start from "sRGB decoding only" (log gain 0)
+        nn.init.zeros_(self.hrb2.bias)
+
+    def forward(self, ldr: torch.Tensor, iterations: int = 4) -> list[torch.Tensor]:
+        """Every iteration's HDR image (for training with the loss averaged over iterations)."""
+        return list(self._run(ldr, iterations, every_iteration=True))
+
+    def infer(self, ldr: torch.Tensor, iterations: int = 4) -> torch.Tensor:
+        """The last iteration's HDR image only; skips the reconstruction block on the others."""
+        return next(self._run(ldr, iterations, every_iteration=False))
+
+    def _run(self, ldr: torch.Tensor, iterations: int, every_iteration: bool):
+        if not 1 <= iterations <= self.max_iterations:
+            raise ValueError(f"iterations must be 1..{self.max_iterations}, got {iterations}")
+        feb1 = F.relu(self.feb1(F.pad(self.network_input(ldr), (1, 1, 1, 1), mode="reflect")))
+        features = F.relu(self.feb2(feb1))
+        hidden, local_hidden = features, None  # the authors start the global state as the features
+        for i in range(iterations):
+            hidden, local_hidden = self.feedback(features, hidden, local_hidden)
+            if every_iteration or i == iterations - 1:
+                yield self._reconstruct(ldr, hidden + feb1)
+
+    def network_input(self, ldr: torch.Tensor) -> torch.Tensor:
+        """What the first convolution sees: the photo in [0, 1] as it is."""
+        return ldr
+
+    def _reconstruct(self, ldr: torch.Tensor, fused: torch.Tensor) -> torch.Tensor:
+        log_gain = self.hrb2(F.pad(F.relu(self.hrb1(fused)), (1, 1, 1, 1), mode="reflect"))
+        # float32 head: under bf16 autocast exp() would round every output by up to 0.4 %
+        return srgb_to_linear(ldr.float()) * torch.exp(log_gain.float().clamp(LOG_GAIN_MIN, LOG_GAIN_MAX))
+
+    @torch.no_grad()
+    def scale_log_gain(self, scale: float) -> None:
+        """Multiply the predicted log gain by `scale` (recovered highlights g become g**scale):
+        the last convolution is linear, so scaling its weights and bias does it exactly
+        (scripts/calibrate_gain.py fits the scale on unseen scenes)."""
+        self.hrb2.weight.mul_(scale)
+        self.hrb2.bias.mul_(scale)
+
+    @classmethod
+    def from_state_dict(cls, state_dict: dict[str, torch.Tensor]) -> "FHDR":
+        """Build the model whose shape the weights describe, then load them (strictly)."""
+        channels = state_dict["feb1.weight"].shape[0]
+        blocks = sorted({int(k.split(".")[2]) for k in state_dict if k.startswith("feedback.blocks.")})
+        layers = sorted({int(k.split(".")[4]) for k in state_dict if k.startswith("feedback.blocks.0.dense.")})
+        cfg = FHDRConfig(
+            channels=channels,
+            growth=state_dict["feedback.blocks.0.dense.0.weight"].shape[0],
+            dense_layers=len(layers),
+            dense_blocks=len(blocks),
+            dilation=FHDRConfig.dilation,
+        )
+        model = cls(cfg)
+        model.load_state_dict(state_dict)
+        return model
+
+
+def receptive_radius(iterations: int, cfg: FHDRConfig = FHDRConfig()) -> int:
+    """Pixels of context the output at iteration `iterations` depends on, per side.
+
+    Each feedback pass re-reads the previous pass's hidden states, so the radius
+    grows by one pass per iteration: dense 3x3 convs (dilated) in every block
+    plus the 3x3 fusion, on top of the two FEB and two HRB convolutions.
+    """
+    per_pass = cfg.dense_blocks * cfg.dense_layers * cfg.dilation + 1
+    return 2 + iterations * per_pass + 2
+
+
+def flops_per_pixel(iterations: int, cfg: FHDRConfig = FHDRConfig(), every_iteration: bool = False) -> int:
+    """Analytic FLOPs (2 x multiply-accumulates) per output pixel of one inference."""
+    c, g = cfg.channels, cfg.growth
+    dense = sum((c + i * g) * g * 9 for i in range(cfg.dense_layers))
+    block = 2 * c * c + dense + (c + cfg.dense_layers * g) * c
+    feedback = 2 * c * c + cfg.dense_blocks * block + cfg.dense_blocks * c * c + c * c * 9
+    feb = 3 * c * 9 + c * c * 9
+    hrb = c * c * 9 + c * 3 * 9
+    reconstructions = iterations if every_iteration else 1
+    return 2 * (feb + iterations * feedback + reconstructions * hrb)
