@@ -33,6 +33,7 @@ parser.add_argument("--height", type=int, default=1000)
 parser.add_argument("--iterations", type=int, default=1)
 parser.add_argument("--device", default="auto")
 parser.add_argument("--half", action="store_true")
+parser.add_argument("--compile", action="store_true", help="torch.compile the network (CUDA)")
 parser.add_argument("--weights", type=Path, default=None)
 parser.add_argument("--io-threads", type=int, default=None, help="batch writers (default: fhdr's choice)")
 parser.add_argument("--encode-threads", default=None, help="e.g. 1,2,4: measure encoding alone")
@@ -68,7 +69,8 @@ with tempfile.TemporaryDirectory() as tmp:
 
     for i in range(args.count):  # JPEG quality 92
         cv2.imwrite(str(src_dir / f"photo_{i:03d}.jpg"), photo(rng), [cv2.IMWRITE_JPEG_QUALITY, 92])
-    converter = Converter.load(weights=args.weights, device=args.device, iterations=args.iterations, half=args.half)
+    converter = Converter.load(weights=args.weights, device=args.device, iterations=args.iterations, half=args.half,
+                               compile=args.compile)
     jobs = plan_batch(src_dir, out_dir)
     photos = [read_ldr(job.src).rgb for job in jobs]
     converter(photos[0])  # warm-up
@@ -86,7 +88,7 @@ with tempfile.TemporaryDirectory() as tmp:
 
 print(json.dumps({
     "photos": args.count, "size": [args.width, args.height], "iterations": args.iterations,
-    "device": str(converter.device), "half": args.half, "io_threads": args.io_threads or default_io_threads(),
+    "device": str(converter.device), "half": args.half, "compile": args.compile, "io_threads": args.io_threads or default_io_threads(),
     "model_only_mp_per_s": round(megapixels / model_seconds, 4),
     "batch_mp_per_s": round(megapixels / batch_seconds, 4), "batch_over_model": round(model_seconds / batch_seconds, 3),
 }))

@@ -240,6 +240,23 @@ def test_cuda_float32_output_equals_the_cpus(weights_file, photo):
         assert np.abs(cuda - cpu).max() <= 1e-5 * max(1.0, float(cpu.max()))
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_compiled_network_gives_the_eager_result(weights_file, photo):
+    eager = Converter.load(weights=weights_file, device="cuda", iterations=4)(photo)
+    compiled = Converter.load(weights=weights_file, device="cuda", iterations=4, compile=True)(photo)
+    assert np.abs(compiled - eager).max() <= 1e-4 * max(1.0, float(eager.max()))
+
+
+def test_compile_without_cuda_is_a_usage_error(tmp_path, weights_file, photo):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    write_photo(tmp_path / "a.png", photo)
+    for args in (("batch", tmp_path, tmp_path / "out"), ("benchmark", "--size", "8")):  # convert: one photo never pays
+        result = fhdr(*args, "--compile", weights=weights_file)
+        assert result.exit_code == 2, err(result)
+        assert err(result).strip() == "fhdr: error: --compile needs --device cuda (on the CPU the fused engine beats compiled code)"
+
+
 def test_a_display_p3_photo_comes_out_in_rec709_from_convert_and_batch(tmp_path, weights_file, photo):
     png = cv2.imencode(".png", photo[:, :, ::-1])[1].tobytes()
     (tmp_path / "in").mkdir()

@@ -94,6 +94,9 @@ ColourSpaceOption = Annotated[str, typer.Option(
     "--colour-space", "--color-space",
     help="Output primaries: rec709 (linear sRGB primaries, D65; games and most tools) or acescg "
          "(ACES AP1; VFX working space). Recorded in the file.")]
+Compile = Annotated[bool, typer.Option(
+    "--compile", help="torch.compile the network (CUDA): about 1.8x faster in fp16 after ~15 s of compiling per "
+                      "photo size; pays on batches of same-size photos.")]
 Wrap = Annotated[bool, typer.Option(
     "--wrap", help="360-degree panorama (equirectangular): its left and right edges meet, so the result has no seam there.")]
 # a string, read by ultrahdr.parse_max_boost: stops ("4") or a ratio ("16x")

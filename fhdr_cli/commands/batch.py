@@ -19,7 +19,7 @@ from ..inference.shard import parse_shard, read_file_list, scheduler_shard
 from ..io.atomic import check_writable_dir
 from ..io.ultrahdr import parse_max_boost
 from . import (
-    ColourSpaceOption, Device, Exposure, Float32, Half, Iterations, MaxBoost, Memory, Overwrite, Threads,
+    ColourSpaceOption, Compile, Device, Exposure, Float32, Half, Iterations, MaxBoost, Memory, Overwrite, Threads,
     Tile, Weights, Wrap, err_console, print_table, report_errors,
 )
 
@@ -64,6 +64,7 @@ def batch_command(
     wrap: Wrap = False,
     colour_space: ColourSpaceOption = "rec709",
     max_boost: MaxBoost = "4",
+    compile: Compile = False,
 ) -> None:
     """Convert every photo in a folder. Exit 1 if any file failed, 0 otherwise."""
     if overwrite and skip_existing:
@@ -85,11 +86,12 @@ def batch_command(
         err_console.print(f"fhdr: no JPEG/PNG files in {in_dir}", markup=False)
         return
     options = {"weights": weights and weights.absolute(), "iterations": iterations, "tile": tile, "half": half,
-               "exposure_ev": exposure, "memory_budget": memory, "wrap": wrap, "colour_space": colour_space}
+               "exposure_ev": exposure, "memory_budget": memory, "wrap": wrap, "colour_space": colour_space,
+               "compile": compile}
     if ray is None:
         converter = Converter.load(device=device, threads=threads, **options)
     else:  # bad weights or settings fail here, in one line, before a cluster spends minutes on them
-        Converter.load(device="cpu", **{**options, "half": False})
+        Converter.load(device="cpu", **{**options, "half": False, "compile": False})
         connect(ray)
     results: list[BatchResult] = []
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())

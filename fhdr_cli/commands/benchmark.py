@@ -10,7 +10,7 @@ from rich.table import Table
 
 from ..evaluation.benchmark import run_benchmark
 from ..inference.pipeline import Converter
-from . import Device, Half, Memory, Threads, Tile, Weights, console, print_table, report_errors
+from . import Compile, Device, Half, Memory, Threads, Tile, Weights, console, print_table, report_errors
 
 
 @report_errors
@@ -26,6 +26,7 @@ def benchmark_command(
     weights: Weights = None,
     engine: str = typer.Option("auto", "--engine", help="auto, fused (CPU oneDNN) or plain (the nn.Module), to compare."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    compile: Compile = False,
 ) -> None:
     """Megapixels per second, GFLOP/s against the device's convolution peak, tiling overhead, peak memory."""
     try:
@@ -37,7 +38,7 @@ def benchmark_command(
         raise typer.BadParameter(f"--size must be at least 1x1 pixels, got {size}")
     def load(n: int) -> Converter:
         return Converter.load(weights=weights, device=device, iterations=n, tile=tile, half=half, threads=threads,
-                              engine=engine, memory_budget=memory)
+                              engine=engine, memory_budget=memory, compile=compile)
 
     report = run_benchmark(load, counts, height, width, repeat=repeat)
     if as_json:

@@ -64,15 +64,15 @@ def _check_reachable(address: str) -> None:
         raise UsageError(f"--ray {address}: cannot connect ({os.strerror(exc.errno) if exc.errno else 'timed out'})") from None
 
 
-def actor_resources(device: str, half: bool) -> tuple[dict[str, float], int, str]:
+def actor_resources(device: str, needs_gpu: bool) -> tuple[dict[str, float], int, str]:
     """(resources per actor, actors at most, their device) for the connected cluster."""
     import ray
 
     gpus = int(ray.cluster_resources().get("GPU", 0))
     if device in ("auto", "cuda") and gpus:
         return {"num_gpus": 1, "num_cpus": 1}, gpus, "cuda"
-    if device == "cuda" or half:
-        raise UsageError("--ray: the cluster has no GPUs for --device cuda / --half")
+    if device == "cuda" or needs_gpu:
+        raise UsageError("--ray: the cluster has no GPUs for --device cuda, --half or --compile")
     cpus = [int(node["Resources"].get("CPU", 0)) for node in ray.nodes() if node["Alive"]]
     per_actor = min(c for c in cpus if c) if any(cpus) else 1
     return {"num_cpus": per_actor}, max(1, sum(c // per_actor for c in cpus)), "cpu"
@@ -110,8 +110,9 @@ def _run(jobs: list[BatchJob], converter_options: dict[str, Any], overwrite: boo
                 todo.append(job)
         if not todo:
             return
-        resources, actors, device = actor_resources(converter_options.get("device", "auto"),
-                                                    converter_options.get("half", False))
+        resources, actors, device = actor_resources(
+            converter_options.get("device", "auto"),
+            converter_options.get("half", False) or converter_options.get("compile", False))
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = False  # fhdr draws its own
         context.enable_auto_log_stats = False
