@@ -173,7 +173,7 @@ class Converter:
             self.engine = "fused" if fusable else "plain"
         self._fused = FusedFHDR(self.model) if self.engine == "fused" else None
         # compiled on the first call of each window shape; dynamic=False: one specialised graph each
-        self._infer = torch.compile(self.model.infer, dynamic=False) if self.compile else self.model.infer
+        self._compiled = torch.compile(self.model.infer, dynamic=False) if self.compile else None
 
     @property
     def model(self) -> FHDR:
@@ -312,7 +312,7 @@ class Converter:
         if self._fused is not None:
             return self._fused.infer(ldr, self.iterations, workspace)
         with torch.autocast("cuda", dtype=torch.float16, enabled=self.half):
-            return self._infer(ldr, self.iterations)
+            return (self._compiled or self.model.infer)(ldr, self.iterations)
 
 
 def convert(image: np.ndarray, *, iterations: int = 4, exposure_ev: float = 0.0, tile: int | None = None,
