@@ -6,6 +6,7 @@ naming the file, no traceback, and no output file (temporary files included).
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import signal
@@ -547,7 +548,7 @@ def test_interrupted_batch_resumes_with_skip_existing(tmp_path, small_bgr, weigh
     for i, name in enumerate(names):
         cv2.imwrite(str(src_dir / name), np.roll(big, 7 * i, axis=1))
     args = [sys.executable, "-m", "fhdr_cli", "batch", str(src_dir), str(out_dir), "--recursive", "--iterations", "1",
-            "--device", "cpu", "--threads", "1", "--weights", str(weights_file)]
+            "--device", "cpu", "--threads", "1", "--weights", str(weights_file), "--report", str(tmp_path / "r.jsonl")]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=SUBPROCESS_ENV)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
@@ -563,6 +564,10 @@ def test_interrupted_batch_resumes_with_skip_existing(tmp_path, small_bgr, weigh
     assert "fhdr: interrupted" in stderr and "Traceback" not in stderr
     for path in done:  # what was written is whole
         assert read_hdr(path).shape == (120, 160, 3)
+    # the report of the interrupted batch lists photos it finished, and nothing else
+    records = [json.loads(line) for line in (tmp_path / "r.jsonl").read_text().splitlines()]
+    assert {r["status"] for r in records} <= {"converted"}
+    assert {Path(r["output"]) for r in records} <= set(done)
 
     result = fhdr("batch", src_dir, out_dir, "--recursive", "--skip-existing", "-n", "1", "--weights", weights_file)
     assert result.exit_code == 0, err(result)
