@@ -156,7 +156,10 @@ class Converter:
             torch.backends.cudnn.benchmark = True
             # fp32 means fp32: cuDNN's default TF32 convolutions (10-bit mantissa) moved outputs by 4e-4
             # from the CPU's on an H200; --half is the fast path on a GPU.
-            torch.backends.cudnn.conv.fp32_precision = "ieee"
+            if hasattr(torch.backends.cudnn, "conv"):  # torch >= 2.9 names it so
+                torch.backends.cudnn.conv.fp32_precision = "ieee"
+            else:
+                torch.backends.cudnn.allow_tf32 = False
         checkpoint = _cached_checkpoint(Path(weights) if weights else None)
         if engine == "fused" and checkpoint.model.architecture != "ours":
             raise UsageError("--engine fused runs this project's architecture only; the authors' weights run plain")
