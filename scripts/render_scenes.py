@@ -593,8 +593,14 @@ have an emitter placed in the frame or on a visible wall).
 
 ## Caveats
 - The pmndrs panoramas are 512x256, so the background seen directly behind the objects is soft
-  (about one panorama pixel per 9 image pixels at a 60-degree field of view); the objects, shadows,
-  highlights and emitters are rendered at full resolution.
+  and, at a narrow field of view, visibly pixelated, with DWAB block artefacts at sharp bright
+  edges (about one panorama pixel per 9 image pixels at 60 degrees; the open3d ones are 1024x512
+  after conversion); the objects, shadows, highlights, reflections and emitters are rendered at
+  full resolution. Crops that avoid the background, or a loss mask, avoid teaching those blocks.
+- Residual Monte Carlo grain remains where mirrors and glass reflect small lights onto diffuse
+  surfaces (caustics); it is in the input and the target alike once an LDR input is simulated
+  from these images, so it reads as texture rather than as a wrong light level.
+- Framing is random: some views have the objects small in the middle of the frame.
 - No lens effects: no glare, bloom, depth of field, vignetting or noise; emitters have hard edges.
 
 | file | size | environment | emitters | brightest emitter (x diffuse white) | peak | median luminance | seconds |
