@@ -51,7 +51,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from fhdr_cli.hdr_files import read_hdr, write_hdr  # noqa: E402
+from fhdr_cli.io.hdr_files import read_hdr, write_hdr  # noqa: E402
 
 PANORAMAS = Path("/work/shared/hdr-train")
 # training panoramas only (held out: open3d_crossroads, open3d_hall, pmndrs_bridge, pmndrs_lobby,

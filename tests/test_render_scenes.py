@@ -58,7 +58,7 @@ def test_despeckle_cuts_a_one_pass_firefly_and_keeps_a_light(rs):
 
 @pytest.mark.skipif(not (RENDERED / "MANIFEST.md").exists(), reason="no renders in this checkout")
 def test_committed_renders_match_their_descriptions():
-    from fhdr_cli.hdr_files import read_hdr
+    from fhdr_cli.io.hdr_files import read_hdr
 
     manifest = (RENDERED / "MANIFEST.md").read_text()
     for exr in sorted(RENDERED.glob("render_*.exr"))[:3]:
