@@ -6,6 +6,7 @@ Tests pass `--weights` (conftest's random checkpoint) and never depend on the sh
 from __future__ import annotations
 
 import json
+import math
 import re
 import shutil
 import subprocess
@@ -685,3 +686,18 @@ def test_python_api_convert_file_does_what_the_cli_does(tmp_path, weights_file, 
     assert exr_comments(tmp_path / "api.exr") == exr_comments(tmp_path / "cli.exr")
     with pytest.raises(UsageError, match="already exists"):
         fhdr_cli.convert_file(tmp_path / "p3.png", tmp_path / "api.exr", converter)
+
+
+def test_evaluate_table_shows_light_and_shadows_and_says_n_a_where_nothing_was_measured(scenes, weights_file, tmp_path):
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    photo = np.full((40, 60, 3), 0.3, np.float32)  # a flat HDR photograph, evaluated whole: no light in view
+    write_hdr(flat / "wall.exr", photo)
+    result = fhdr("evaluate", "--hdr", flat, "--views", "1", "--iterations", "1", "--device", "cpu", weights=weights_file)
+    ok(result)
+    assert "light err" in result.stdout and "with source" in result.stdout
+    assert "n/a" in result.stdout and not re.search(r"\bnan\b", result.stdout)
+    report = json.loads(fhdr("evaluate", "--hdr", flat, "--views", "1", "--iterations", "1", "--device", "cpu",
+                             "--json", weights=weights_file).stdout)
+    assert set(report["shadows_by_curve"]["fhdr n=1"]) <= {"srgb", "gamma", "dorf"}
+    assert math.isnan(report["results"]["srgb-decode"]["light_error_sources"])

@@ -43,8 +43,9 @@ def evaluate_command(
     if as_json:
         typer.echo(json.dumps(report.as_dict(), indent=2))
         return
-    console.print(f"held-out scenes: {', '.join(report.scenes)}  ({report.views_per_scene} views of "
-                  f"{report.size}px each, seed {report.seed})", markup=False)
+    console.print(f"held-out scenes: {', '.join(report.scenes)}", markup=False)
+    console.print(f"{report.views_per_scene} view{'s' if report.views_per_scene > 1 else ''} each (seed {report.seed}): "
+                  f"panoramas as {report.size}px views, flat images whole", markup=False)
     if report.skipped_trained:
         console.print(f"skipped (trained on): {', '.join(report.skipped_trained)}", markup=False)
     table = Table("method", "PSNR-mu (dB) ↑", "SSIM-mu ↑", "PSNR-mu clipped (dB) ↑", "HDR-FLIP ↓")
@@ -52,10 +53,17 @@ def evaluate_command(
         table.add_row(method, f"{row['psnr_mu']:.2f}", f"{row['ssim_mu']:.4f}", f"{row['psnr_mu_clipped']:.2f}",
                       f"{row['hdr_flip']:.4f}")
     print_table(table)
-    light = Table("method", "light error (stops) ↓", "light bias (stops)", "with a light source ↓",
-                  "sRGB shadows <2% (stops)", "2-10%")
+    light = Table("method", "light err ↓", "bias", "with source ↓", "sRGB shadows <2%", "2-10%")
     for method, row in report.rows.items():
         srgb = report.shadows_by_curve.get(method, {}).get("srgb", {})
-        light.add_row(method, f"{row['light_error']:.2f}", f"{row['light_bias']:+.2f}", f"{row['light_error_sources']:.2f}",
-                      f"{srgb.get('shadows_below_2pct', float('nan')):+.2f}", f"{srgb.get('shadows_2_to_10pct', float('nan')):+.2f}")
+        light.add_row(method, _stops(row["light_error"]), _stops(row["light_bias"], "+"), _stops(row["light_error_sources"]),
+                      _stops(srgb.get("shadows_below_2pct", float("nan")), "+"),
+                      _stops(srgb.get("shadows_2_to_10pct", float("nan")), "+"))
     print_table(light)
+    console.print("light: |log2(predicted / true light of the photo's clipped pixels)|, in stops\n"
+                  "(bias < 0: too dim); shadows: median log2(predicted / true luminance)", markup=False)
+
+
+def _stops(value: float, sign: str = "") -> str:
+    """A value in stops, or n/a where the views had nothing to measure (no clipping, no light source)."""
+    return "n/a" if value != value else format(value, f"{sign}.2f")
