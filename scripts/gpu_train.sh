@@ -23,7 +23,7 @@ OUT=${OUT:?set OUT}; DEVICE=${DEVICE:-cuda}; MINUTES=${MINUTES:-7}; WORKERS=${WO
 RESUME=${RESUME:-experiments/h200_lights_B.pt}
 HELD_OUT_RENDERS=render_0002,render_0005,render_0008,render_0011,render_0014,render_0017
 VAL_SCENES=${VAL_SCENES:-open3d_crossroads_cubestrip,open3d_hall_cubestrip,pmndrs_bridge,pmndrs_lobby,pmndrs_sunset,$HELD_OUT_RENDERS}
-data=(--data .devdata/hdr-train --data data/rendered --val-scenes "$VAL_SCENES")
+data=(--data .devdata/hdr-train --data data/rendered --data data/registry-hdr --val-scenes "$VAL_SCENES")
 common=("${data[@]}" --resume "$RESUME" --iterations 4 --device "$DEVICE" --minutes "$MINUTES"
         --checkpoint-minutes 1 --workers "$WORKERS" --lr 1e-4 --log-weight 1.0 --light-weight 0.2)
 
