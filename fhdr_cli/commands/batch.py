@@ -11,10 +11,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ..errors import UsageError
-from ..inference.batch import BatchResult, failed_sources, plan_batch, run_batch
+from ..inference.batch import BatchResult, plan_batch, run_batch
 from ..inference.pipeline import Converter
 from ..inference.ray_batch import connect, run_ray_batch
-from ..inference.report import write_report
+from ..inference.report import failed_sources, write_report
 from ..inference.shard import parse_shard, read_file_list, scheduler_shard
 from ..io.atomic import check_writable_dir
 from ..io.ultrahdr import parse_max_boost

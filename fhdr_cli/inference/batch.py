@@ -12,7 +12,6 @@ is swallowed: every failure ends up in the results.
 from __future__ import annotations
 
 import fnmatch
-import json
 import os
 import time
 from collections import deque
@@ -98,25 +97,6 @@ def _explain_nothing_matched(in_dir: Path, recursive: bool, pattern: str | None)
         raise UsageError(f"{in_dir}: no photos directly inside, {len(matching)} in its subfolders (add --recursive)")
     if photos and pattern:
         raise UsageError(f"{in_dir}: none of the {len(photos)} photos under it matches --pattern '{pattern}'")
-
-
-def failed_sources(report: Path) -> set[Path]:
-    """The photos a previous `--report` (JSON lines: source, output, status, reason, ...) lists as failed."""
-    try:
-        lines = report.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise UsageError(f"{report}: cannot read the report ({exc.strerror or exc})") from None
-    failed = set()
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            entry = json.loads(line)
-            if entry["status"] == "failed":
-                failed.add(Path(entry["source"]).resolve())  # as run_batch compares them
-        except (ValueError, KeyError, TypeError):
-            raise UsageError(f"{report}:{number}: not a line of an fhdr batch report") from None
-    return failed
 
 
 def run_batch(jobs: list[BatchJob], converter: Converter, *, overwrite: bool = False, skip_existing: bool = False,

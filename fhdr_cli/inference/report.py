@@ -16,6 +16,7 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
+from ..errors import UsageError
 from ..io.atomic import atomic_write
 from .batch import BatchResult
 
@@ -35,3 +36,22 @@ def write_report(path: Path, results: Iterable[BatchResult]) -> None:
         tmp.write_text(lines, encoding="utf-8", errors="surrogateescape")
 
     atomic_write(Path(path), write, overwrite=True)
+
+
+def failed_sources(report: Path) -> set[Path]:
+    """The photos a previous `--report` (JSON lines: source, output, status, reason, ...) lists as failed."""
+    try:
+        lines = report.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise UsageError(f"{report}: cannot read the report ({exc.strerror or exc})") from None
+    failed = set()
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+            if entry["status"] == "failed":
+                failed.add(Path(entry["source"]).resolve())  # as run_batch compares them
+        except (ValueError, KeyError, TypeError):
+            raise UsageError(f"{report}:{number}: not a line of an fhdr batch report") from None
+    return failed
