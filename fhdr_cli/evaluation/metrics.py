@@ -34,8 +34,7 @@ def align_exposure(pred: np.ndarray, gt: np.ndarray, ldr: np.ndarray) -> np.ndar
     punishing what a method does in clipped or dark regions. The median ignores
     the few outliers noise and JPEG leave behind.
     """
-    lum_pred = luminance(torch.from_numpy(pred.astype(np.float64)), channel_dim=-1).numpy()
-    lum_gt = luminance(torch.from_numpy(gt.astype(np.float64)), channel_dim=-1).numpy()
+    lum_pred, lum_gt = _luminance(pred), _luminance(gt)
     lo, hi = WELL_EXPOSED
     usable = np.all((ldr >= lo) & (ldr <= hi), axis=-1) & (lum_pred > 0)
     if usable.sum() < MIN_ANCHOR_PIXELS:
@@ -137,13 +136,13 @@ MIN_SHADOW_PIXELS = 16
 SHADOW_FLOOR = 1e-4  # ~ a third of 8-bit sRGB code 1: keeps log ratios of black pixels finite
 
 
-def light_log2_ratio(pred: np.ndarray, gt: np.ndarray, ldr: np.ndarray) -> float:
-    """log2(sum of predicted luminance / sum of true luminance) over the pixels clipped in `ldr`.
+def light_log2_ratio(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray) -> float:
+    """log2(sum of predicted luminance / sum of true luminance) over the HxW bool `mask`, the pixels
+    clipped in the photo (`clipped_mask`).
 
     The light that a clipped region (a lamp, the sun, a window) emits, in stops: what an artist
     lighting a CG scene with the HDR gets. Negative: too dim. nan with fewer than 4 clipped pixels.
     """
-    mask = clipped_mask(ldr)
     if mask.sum() < MIN_LIGHT_PIXELS:
         return float("nan")
     emitted = lambda x: float(np.maximum(_luminance(x)[mask], 0.0).sum())  # noqa: E731
@@ -172,12 +171,13 @@ def evaluate_pair(pred: np.ndarray, gt: np.ndarray, ldr: np.ndarray, clip_level:
     view (`light_error_sources`, nan for the others); without it that metric is nan.
     """
     aligned = align_exposure(pred, gt, ldr)
-    light = light_log2_ratio(aligned, gt, ldr)
+    clipped = clipped_mask(ldr)
+    light = light_log2_ratio(aligned, gt, clipped)
     has_source = clip_level is not None and float(gt.max()) >= LIGHT_SOURCE_PEAK * clip_level
     return {
         "psnr_mu": psnr_mu(aligned, gt),
         "ssim_mu": ssim_mu(aligned, gt),
-        "psnr_mu_clipped": psnr_mu(aligned, gt, clipped_mask(ldr)),
+        "psnr_mu_clipped": psnr_mu(aligned, gt, clipped),
         "hdr_flip": hdr_flip(aligned, gt),
         "light_error": abs(light),
         "light_bias": light,
