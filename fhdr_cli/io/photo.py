@@ -40,10 +40,10 @@ _JPEG_ICC = b"ICC_PROFILE\0"  # APP2 segments carry an ICC profile in numbered p
 # A matrix/curve profile is a few kilobytes; a compressed PNG profile may not inflate past this.
 _MAX_ICC_BYTES = 1 << 20
 # Any marker but a restart (RST0-7); 0xFF00 is a stuffed data byte and 0xFFFF fill.
-_JPEG_MARKER_NOT_RST = re.compile(rb"\xff+(?![\x00\xd0-\xd7\xff])")
+JPEG_MARKER_NOT_RST = re.compile(rb"\xff+(?![\x00\xd0-\xd7\xff])")
 _JPEG_RST = re.compile(rb"\xff+[\xd0-\xd7]")
 # Markers that stand alone, without a length field: TEM and RST0-7.
-_JPEG_NO_LENGTH = frozenset({0x01, *range(0xD0, 0xD8)})
+JPEG_NO_LENGTH = frozenset({0x01, *range(0xD0, 0xD8)})
 # libjpeg warnings (jerror.h) after which the pixels it returns are partly made up.
 _JPEG_DAMAGE_WARNINGS = (
     "premature end of data segment",
@@ -359,7 +359,7 @@ def _jpeg_header(data: bytes, name: str) -> _Header:
             raise _corrupt(name, "JPEG")
         marker = data[pos]
         pos += 1
-        if marker in _JPEG_NO_LENGTH:
+        if marker in JPEG_NO_LENGTH:
             continue
         if marker == _JPEG_EOI:  # image ends before any scan
             raise _corrupt(name, "JPEG")
@@ -442,6 +442,6 @@ def _missing_restarts(data: bytes, start: int, sos: bytes, size: tuple[int, int]
         mcus = ceil(ceil(width * h, h_max), 8) * ceil(ceil(height * v, v_max), 8)
     else:
         mcus = ceil(width, 8 * h_max) * ceil(height, 8 * v_max)
-    end = _JPEG_MARKER_NOT_RST.search(data, start)
+    end = JPEG_MARKER_NOT_RST.search(data, start)
     found = len(_JPEG_RST.findall(data, start, end.start() if end else len(data)))
     return found < ceil(mcus, interval) - 1

@@ -38,7 +38,7 @@ from ..colour.tonemap import exposure
 from ..colour.transfer import srgb_to_linear
 from ..errors import FhdrError, InputError, UsageError
 from .hdr_files import HDR_EXTENSIONS, hdr_format
-from .photo import LdrImage, as_shot, as_stored, decode_ldr
+from .photo import JPEG_MARKER_NOT_RST, JPEG_NO_LENGTH, LdrImage, as_shot, as_stored, decode_ldr
 
 ULTRAHDR_EXTENSIONS = (".jpg", ".jpeg")
 # Headroom of today's HDR screens: phones and laptops show 3-4 stops above SDR white (Apple's XDR
@@ -61,8 +61,6 @@ _MPF_SIGNATURE = b"MPF\0"
 _EXIF_SIGNATURE = b"Exif\0\0"
 _SOI, _EOI, _SOS, _APP0, _APP1, _APP2 = 0xD8, 0xD9, 0xDA, 0xE0, 0xE1, 0xE2
 _SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
-_NO_LENGTH = frozenset({0x01, *range(0xD0, 0xD8)})  # TEM, RST0-7
-_MARKER_NOT_RST = re.compile(rb"\xff+(?![\x00\xd0-\xd7\xff])")  # a marker in or after entropy-coded data
 _ISO_FLAG_BASE_COLOUR_SPACE, _ISO_FLAG_COMMON_DENOMINATOR = 0x40, 0x08
 # MPF: TIFF tags of the MP Index IFD, and the MP entry attribute of a baseline primary JPEG
 _MPF_VERSION, _MPF_COUNT, _MPF_ENTRIES, _MPF_PRIMARY = 0xB000, 0xB001, 0xB002, 0x030000
@@ -256,7 +254,7 @@ def _header_segments(jpeg: bytes) -> list[tuple[int, int, int]]:
         if marker == 0xFF:  # fill byte
             pos += 1
             continue
-        if marker in _NO_LENGTH:
+        if marker in JPEG_NO_LENGTH:
             pos += 2
             continue
         (length,) = struct.unpack_from(">H", jpeg, pos + 2)
@@ -272,7 +270,7 @@ def _image_end(jpeg: bytes, pos: int) -> int:
     """One past the EOI that ends the image whose scan data starts at `pos` (progressive files have
     more scans and tables in between); what follows it is not part of the image."""
     while True:
-        found = _MARKER_NOT_RST.search(jpeg, pos)
+        found = JPEG_MARKER_NOT_RST.search(jpeg, pos)
         if found is None or found.end() >= len(jpeg):
             raise ValueError("JPEG without an end-of-image marker")
         marker = jpeg[found.end()]
