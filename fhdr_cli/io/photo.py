@@ -27,6 +27,7 @@ import numpy as np
 from fhdr_cli.errors import InputError, UsageError
 from fhdr_cli.io.exif import Exif, parse_exif
 from fhdr_cli.io.icc import RgbProfile, parse_icc
+from fhdr_cli.io.jpeg_markers import JPEG_SOS, DamagedJpegHeader, Repair, header_segments
 
 LDR_EXTENSIONS = (".jpg", ".jpeg", ".png")
 MAX_PIXELS = 300_000_000
@@ -35,15 +36,13 @@ _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _JPEG_SIGNATURE = b"\xff\xd8\xff"
 # Start-of-frame markers carry the image size: all SOFn except DHT (C4), JPG (C8) and DAC (CC).
 _JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
-_JPEG_SOS, _JPEG_EOI, _JPEG_APP1, _JPEG_APP2, _JPEG_DRI = 0xDA, 0xD9, 0xE1, 0xE2, 0xDD
+_JPEG_EOI, _JPEG_APP1, _JPEG_APP2, _JPEG_DRI = 0xD9, 0xE1, 0xE2, 0xDD
 _JPEG_ICC = b"ICC_PROFILE\0"  # APP2 segments carry an ICC profile in numbered pieces after this
 # A matrix/curve profile is a few kilobytes; a compressed PNG profile may not inflate past this.
 _MAX_ICC_BYTES = 1 << 20
 # Any marker but a restart (RST0-7); 0xFF00 is a stuffed data byte and 0xFFFF fill.
 JPEG_MARKER_NOT_RST = re.compile(rb"\xff+(?![\x00\xd0-\xd7\xff])")
 _JPEG_RST = re.compile(rb"\xff+[\xd0-\xd7]")
-# Markers that stand alone, without a length field: TEM and RST0-7.
-JPEG_NO_LENGTH = frozenset({0x01, *range(0xD0, 0xD8)})
 # libjpeg warnings (jerror.h) after which the pixels it returns are partly made up.
 _JPEG_DAMAGE_WARNINGS = (
     "premature end of data segment",
@@ -125,7 +124,7 @@ class _Header(NamedTuple):
     height: int
     exif: Exif
     most_pixels: int = 0  # the most pixels bytes this many can genuinely encode (0: no bound)
-    repairs: tuple[tuple[int, int, bytes], ...] = ()  # (start, end, new bytes): see _JPEG_HARMLESS_WARNING
+    repairs: tuple[Repair, ...] = ()  # see _JPEG_HARMLESS_WARNING
     icc: bytes = b""  # the embedded ICC colour profile, if any
 
 
@@ -343,68 +342,59 @@ def _jpeg_header(data: bytes, name: str) -> _Header:
     exif = Exif()
     seen_exif = False
     icc_pieces: dict[int, bytes] = {}  # sequence number -> piece
-    repairs: list[tuple[int, int, bytes]] = []
+    repairs: list[Repair] = []  # the walker adds stray bytes between segments: libjpeg skips them too
     adobe_transform_at = -1
     sof = 0
-    pos = 2
-    while True:
-        start = pos
-        while pos < len(data) and data[pos] != 0xFF:  # stray bytes: libjpeg skips them too
-            pos += 1
-        if pos > start:
-            repairs.append((start, pos, b""))
-        while pos < len(data) and data[pos] == 0xFF:  # fill bytes
-            pos += 1
-        if pos + 3 > len(data):
-            raise _corrupt(name, "JPEG")
-        marker = data[pos]
-        pos += 1
-        if marker in JPEG_NO_LENGTH:
-            continue
-        if marker == _JPEG_EOI:  # image ends before any scan
-            raise _corrupt(name, "JPEG")
-        (length,) = struct.unpack(">H", data[pos : pos + 2])
-        if length < 2 or pos + length > len(data):
-            raise _corrupt(name, "JPEG")
-        segment = data[pos + 2 : pos + length]
-        if marker in _JPEG_SOF and size is None:
-            if len(segment) < 6:
+    try:
+        for marker, start, end in header_segments(data, repairs):
+            if marker == JPEG_SOS:
+                break
+            if marker == _JPEG_EOI:  # image ends before any scan
                 raise _corrupt(name, "JPEG")
-            precision, height, width = struct.unpack(">BHH", segment[:5])
-            if precision != 8:
-                raise InputError(f"{name}: {precision}-bit JPEG is not supported")
-            size, sof = (width, height), marker
-            arithmetic = marker in _JPEG_ARITHMETIC_SOF
-            for i in range(6, min(len(segment), 6 + 3 * segment[5]) - 2, 3):
-                sampling[segment[i]] = (segment[i + 1] >> 4, segment[i + 1] & 15)
-        elif marker == _JPEG_DRI and len(segment) >= 2:
-            (restart_interval,) = struct.unpack(">H", segment[:2])
-        elif marker == _JPEG_APP0 and len(segment) >= 14 and segment.startswith(b"JFIF\0") and segment[5] not in (1, 2):
-            repairs.append((pos + 7, pos + 8, b"\x01"))  # unknown JFIF major version -> 1
-        elif marker == _JPEG_APP14 and len(segment) >= 12 and segment.startswith(b"Adobe") and segment[11] > 2:
-            adobe_transform_at = pos + 13
-        elif marker == _JPEG_APP1 and not seen_exif and segment.startswith(b"Exif\0\0"):
-            seen_exif = True
-            exif = parse_exif(segment[6:])
-        elif marker == _JPEG_APP2 and segment.startswith(_JPEG_ICC) and len(segment) > len(_JPEG_ICC) + 2:
-            icc_pieces.setdefault(segment[len(_JPEG_ICC)], segment[len(_JPEG_ICC) + 2 :])
-        elif marker == _JPEG_SOS:
-            # 0xFF 0xD9 cannot occur inside entropy-coded data (0xFF is stuffed as 0xFF00).
-            if size is None or data.find(b"\xff\xd9", pos) < 0:
-                raise _corrupt(name, "JPEG")
-            if restart_interval and _missing_restarts(data, pos + length, segment, size, sampling, restart_interval):
-                raise _corrupt(name, "JPEG")
-            ns = segment[0] if segment else 0
-            if sof in _JPEG_SEQUENTIAL_SOF and len(segment) >= 4 + 2 * ns and segment[1 + 2 * ns : 4 + 2 * ns] != b"\x00\x3f\x00":
-                repairs.append((pos + 3 + 2 * ns, pos + 6 + 2 * ns, b"\x00\x3f\x00"))  # Ss, Se, Ah/Al
-            if adobe_transform_at >= 0 and len(sampling) in (3, 4):
-                # what libjpeg assumes for an unknown transform: YCbCr (3 components), YCCK (4)
-                repairs.append((adobe_transform_at, adobe_transform_at + 1, b"\x01" if len(sampling) == 3 else b"\x02"))
-            most_pixels = 0 if arithmetic else len(data) * _JPEG_MIN_PIXELS_PER_BYTE
-            numbers = range(1, len(icc_pieces) + 1)  # pieces count from 1; with one missing there is no profile
-            icc = b"".join(icc_pieces[i] for i in numbers) if icc_pieces.keys() == set(numbers) else b""
-            return _Header(size[0], size[1], exif, most_pixels, tuple(sorted(repairs)), icc)
-        pos += length
+            payload = start + 4
+            segment = data[payload:end]
+            if marker in _JPEG_SOF and size is None:
+                if len(segment) < 6:
+                    raise _corrupt(name, "JPEG")
+                precision, height, width = struct.unpack(">BHH", segment[:5])
+                if precision != 8:
+                    raise InputError(f"{name}: {precision}-bit JPEG is not supported")
+                size, sof = (width, height), marker
+                arithmetic = marker in _JPEG_ARITHMETIC_SOF
+                for i in range(6, min(len(segment), 6 + 3 * segment[5]) - 2, 3):
+                    sampling[segment[i]] = (segment[i + 1] >> 4, segment[i + 1] & 15)
+            elif marker == _JPEG_DRI and len(segment) >= 2:
+                (restart_interval,) = struct.unpack(">H", segment[:2])
+            elif marker == _JPEG_APP0 and len(segment) >= 14 and segment.startswith(b"JFIF\0") and segment[5] not in (1, 2):
+                repairs.append((payload + 5, payload + 6, b"\x01"))  # unknown JFIF major version -> 1
+            elif marker == _JPEG_APP14 and len(segment) >= 12 and segment.startswith(b"Adobe") and segment[11] > 2:
+                adobe_transform_at = payload + 11
+            elif marker == _JPEG_APP1 and not seen_exif and segment.startswith(b"Exif\0\0"):
+                seen_exif = True
+                exif = parse_exif(segment[6:])
+            elif marker == _JPEG_APP2 and segment.startswith(_JPEG_ICC) and len(segment) > len(_JPEG_ICC) + 2:
+                icc_pieces.setdefault(segment[len(_JPEG_ICC)], segment[len(_JPEG_ICC) + 2 :])
+    except DamagedJpegHeader:
+        raise _corrupt(name, "JPEG") from None
+
+    # the walker ends with the first scan's SOS segment
+    payload = start + 4
+    sos = data[payload:end]
+    # 0xFF 0xD9 cannot occur inside entropy-coded data (0xFF is stuffed as 0xFF00).
+    if size is None or data.find(b"\xff\xd9", start + 2) < 0:
+        raise _corrupt(name, "JPEG")
+    if restart_interval and _missing_restarts(data, end, sos, size, sampling, restart_interval):
+        raise _corrupt(name, "JPEG")
+    ns = sos[0] if sos else 0
+    if sof in _JPEG_SEQUENTIAL_SOF and len(sos) >= 4 + 2 * ns and sos[1 + 2 * ns : 4 + 2 * ns] != b"\x00\x3f\x00":
+        repairs.append((payload + 1 + 2 * ns, payload + 4 + 2 * ns, b"\x00\x3f\x00"))  # Ss, Se, Ah/Al
+    if adobe_transform_at >= 0 and len(sampling) in (3, 4):
+        # what libjpeg assumes for an unknown transform: YCbCr (3 components), YCCK (4)
+        repairs.append((adobe_transform_at, adobe_transform_at + 1, b"\x01" if len(sampling) == 3 else b"\x02"))
+    most_pixels = 0 if arithmetic else len(data) * _JPEG_MIN_PIXELS_PER_BYTE
+    numbers = range(1, len(icc_pieces) + 1)  # pieces count from 1; with one missing there is no profile
+    icc = b"".join(icc_pieces[i] for i in numbers) if icc_pieces.keys() == set(numbers) else b""
+    return _Header(size[0], size[1], exif, most_pixels, tuple(sorted(repairs)), icc)
 
 
 def _png_icc(chunk: bytes) -> bytes:

@@ -38,7 +38,8 @@ from ..colour.tonemap import exposure
 from ..colour.transfer import srgb_to_linear
 from ..errors import FhdrError, InputError, UsageError
 from .hdr_files import HDR_EXTENSIONS, hdr_format
-from .photo import JPEG_MARKER_NOT_RST, JPEG_NO_LENGTH, LdrImage, as_shot, as_stored, decode_ldr
+from .jpeg_markers import JpegSegment, header_segments
+from .photo import JPEG_MARKER_NOT_RST, LdrImage, as_shot, as_stored, decode_ldr
 
 ULTRAHDR_EXTENSIONS = (".jpg", ".jpeg")
 # Headroom of today's HDR screens: phones and laptops show 3-4 stops above SDR white (Apple's XDR
@@ -59,7 +60,7 @@ _XMP_NAMESPACE = b"http://ns.adobe.com/xap/1.0/\0"
 _ISO_NAMESPACE = b"urn:iso:std:iso:ts:21496:-1\0"
 _MPF_SIGNATURE = b"MPF\0"
 _EXIF_SIGNATURE = b"Exif\0\0"
-_SOI, _EOI, _SOS, _APP0, _APP1, _APP2 = 0xD8, 0xD9, 0xDA, 0xE0, 0xE1, 0xE2
+_SOI, _EOI, _APP0, _APP1, _APP2 = 0xD8, 0xD9, 0xE0, 0xE1, 0xE2
 _SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 _ISO_FLAG_BASE_COLOUR_SPACE, _ISO_FLAG_COMMON_DENOMINATOR = 0x40, 0x08
 # MPF: TIFF tags of the MP Index IFD, and the MP entry attribute of a baseline primary JPEG
@@ -241,29 +242,10 @@ def _segment(marker: int, payload: bytes) -> bytes:
     return bytes((0xFF, marker)) + struct.pack(">H", len(payload) + 2) + payload
 
 
-def _header_segments(jpeg: bytes) -> list[tuple[int, int, int]]:
-    """(marker, start, end) of every segment from SOI up to and including the first SOS; `start` is the
-    position of the 0xFF, `end` one past the segment. A ValueError for a damaged header."""
-    if not jpeg.startswith(b"\xff\xd8"):
-        raise ValueError("not a JPEG")
-    segments, pos = [], 2
-    while True:
-        if pos + 4 > len(jpeg) or jpeg[pos] != 0xFF:
-            raise ValueError("damaged JPEG header")
-        marker = jpeg[pos + 1]
-        if marker == 0xFF:  # fill byte
-            pos += 1
-            continue
-        if marker in JPEG_NO_LENGTH:
-            pos += 2
-            continue
-        (length,) = struct.unpack_from(">H", jpeg, pos + 2)
-        if length < 2 or pos + 2 + length > len(jpeg):
-            raise ValueError("damaged JPEG header")
-        segments.append((marker, pos, pos + 2 + length))
-        pos += 2 + length
-        if marker == _SOS:
-            return segments
+def _header_segments(jpeg: bytes) -> list[JpegSegment]:
+    """Every segment from SOI up to and including the first SOS, the whole header checked before any is
+    used; strict, so a header with stray bytes we would not carry over is a ValueError too."""
+    return list(header_segments(jpeg))
 
 
 def _image_end(jpeg: bytes, pos: int) -> int:
