@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from typing import NamedTuple
 
 JPEG_SOS = 0xDA  # start of scan: the header ends with this segment
+# Start of frame (SOF0-15 less DHT, JPG and DAC, which share the range): image size, precision, components.
+JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 # Markers that stand alone, without a length field: TEM and RST0-7.
 _NO_LENGTH = frozenset({0x01, *range(0xD0, 0xD8)})
 

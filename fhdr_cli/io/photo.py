@@ -27,15 +27,13 @@ import numpy as np
 from fhdr_cli.errors import InputError, UsageError
 from fhdr_cli.io.exif import Exif, parse_exif
 from fhdr_cli.io.icc import RgbProfile, parse_icc
-from fhdr_cli.io.jpeg_markers import JPEG_SOS, DamagedJpegHeader, Repair, header_segments
+from fhdr_cli.io.jpeg_markers import JPEG_SOF, JPEG_SOS, DamagedJpegHeader, Repair, header_segments
 
 LDR_EXTENSIONS = (".jpg", ".jpeg", ".png")
 MAX_PIXELS = 300_000_000
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _JPEG_SIGNATURE = b"\xff\xd8\xff"
-# Start-of-frame markers carry the image size: all SOFn except DHT (C4), JPG (C8) and DAC (CC).
-_JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 _JPEG_EOI, _JPEG_APP1, _JPEG_APP2, _JPEG_DRI = 0xD9, 0xE1, 0xE2, 0xDD
 _JPEG_ICC = b"ICC_PROFILE\0"  # APP2 segments carry an ICC profile in numbered pieces after this
 # A matrix/curve profile is a few kilobytes; a compressed PNG profile may not inflate past this.
@@ -353,7 +351,7 @@ def _jpeg_header(data: bytes, name: str) -> _Header:
                 raise _corrupt(name, "JPEG")
             payload = start + 4
             segment = data[payload:end]
-            if marker in _JPEG_SOF and size is None:
+            if marker in JPEG_SOF and size is None:
                 if len(segment) < 6:
                     raise _corrupt(name, "JPEG")
                 precision, height, width = struct.unpack(">BHH", segment[:5])

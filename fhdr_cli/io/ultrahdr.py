@@ -38,7 +38,7 @@ from ..colour.tonemap import exposure
 from ..colour.transfer import srgb_to_linear
 from ..errors import FhdrError, InputError, UsageError
 from .hdr_files import HDR_EXTENSIONS, hdr_format
-from .jpeg_markers import JpegSegment, header_segments
+from .jpeg_markers import JPEG_SOF, JpegSegment, header_segments
 from .photo import JPEG_MARKER_NOT_RST, LdrImage, as_shot, as_stored, decode_ldr
 
 ULTRAHDR_EXTENSIONS = (".jpg", ".jpeg")
@@ -60,8 +60,7 @@ _XMP_NAMESPACE = b"http://ns.adobe.com/xap/1.0/\0"
 _ISO_NAMESPACE = b"urn:iso:std:iso:ts:21496:-1\0"
 _MPF_SIGNATURE = b"MPF\0"
 _EXIF_SIGNATURE = b"Exif\0\0"
-_SOI, _EOI, _APP0, _APP1, _APP2 = 0xD8, 0xD9, 0xE0, 0xE1, 0xE2
-_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+_EOI, _APP0, _APP1, _APP2 = 0xD9, 0xE0, 0xE1, 0xE2
 _ISO_FLAG_BASE_COLOUR_SPACE, _ISO_FLAG_COMMON_DENOMINATOR = 0x40, 0x08
 # MPF: TIFF tags of the MP Index IFD, and the MP entry attribute of a baseline primary JPEG
 _MPF_VERSION, _MPF_COUNT, _MPF_ENTRIES, _MPF_PRIMARY = 0xB000, 0xB001, 0xB002, 0x030000
@@ -231,7 +230,7 @@ def keeps_as_base(jpeg: bytes) -> bool:
         _image_end(jpeg, segments[-1][2])
     except ValueError:
         return False
-    return any(marker in _SOF and end - start >= 10 and jpeg[start + 9] == 3 for marker, start, end in segments)
+    return any(marker in JPEG_SOF and end - start >= 10 and jpeg[start + 9] == 3 for marker, start, end in segments)
 
 
 # --- the container -----------------------------------------------------------------------------------
