@@ -144,7 +144,8 @@ class _ResultsToHost:
         copied = None
         if result.is_cuda:
             result = torch.empty(result.shape, dtype=result.dtype, pin_memory=True).copy_(result, non_blocking=True)
-            copied = torch.cuda.Event(blocking=True)  # the host sleeps while it waits: its core stays free for writers
+            # a blocking event: the host sleeps while it waits, and its core stays free for the writers
+            copied = torch.cuda.Event(blocking=True)
             copied.record()
         self._pending.append((tile, result, copied))
         while len(self._pending) > self.in_flight:
