@@ -208,6 +208,38 @@ def test_wrapped_windows_read_across_the_sides_of_a_panorama():
     assert computed_pixels(6, 10, 10, 3, wrap=True) == 6 * 16
 
 
+def test_windows_of_uploaded_pixels_are_the_windows_of_the_photo():
+    # on CUDA the windows come from the photo's pixels on the GPU: a tensor is cut exactly as the array
+    image = np.random.default_rng(7).integers(0, 256, (20, 30, 3), dtype=np.uint8)
+    for wrap in (False, True):
+        tiles = plan_tiles(20, 30, 12, radius=5, wrap=wrap)
+        for (t, array), (u, tensor) in zip(iter_windows(image, tiles), iter_windows(torch.from_numpy(image), tiles)):
+            assert t == u and np.array_equal(tensor.numpy(), array)
+
+
+def test_results_land_in_place_one_behind_when_copies_are_in_flight():
+    # the CUDA path's order (a tile lands once the next one is queued), here on CPU tensors
+    from fhdr_cli.inference.pipeline import _ResultsToHost
+
+    tiles = plan_tiles(10, 14, 5, radius=2)
+    out, progress = np.zeros((10, 14, 3), np.float32), []
+    results = _ResultsToHost(out, len(tiles), lambda done, total: progress.append((done, total)), in_flight=1)
+    for i, t in enumerate(tiles):
+        results.put(t, torch.full((t.y1 - t.y0, t.x1 - t.x0, 3), float(i + 1)))
+        assert len(progress) == i  # the previous tile has landed, this one not yet
+    results.finish()
+    assert progress == [(i + 1, len(tiles)) for i in range(len(tiles))]
+    for i, t in enumerate(tiles):
+        assert (out[t.y0 : t.y1, t.x0 : t.x1] == i + 1).all()
+
+
+def test_an_uploaded_photo_converts_as_the_photo(weights_file, photo):
+    converter = Converter.load(weights=weights_file, device="cpu", iterations=1)
+    upload = converter.upload(photo)
+    assert upload.image is photo and upload.pixels is None  # the CPU reads the photo's tiles itself
+    assert np.array_equal(converter(upload), converter(photo))
+
+
 @pytest.mark.parametrize("tile", [512, 24])
 def test_a_wrapped_panorama_equals_the_middle_of_its_repeated_row(weights_file, tile):
     iterations = 2

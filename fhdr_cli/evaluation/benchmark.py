@@ -80,14 +80,15 @@ def conv_peak_gflops(device: torch.device, half: bool, size: int = 384, trials: 
 
 def run_benchmark(load: Callable[[int], Converter], iterations: list[int], height: int, width: int,
                   repeat: int = 1, seed: int = 0) -> BenchmarkReport:
-    """Time a converter from `load(n)` for each iteration count n on a random image of height x width.
+    """Time a converter from `load(n)` for each iteration count n on a random 8-bit image of height x
+    width, end to end as for a decoded photo: its upload, the model, the result back in host memory.
 
     One converter at a time: each holds its activation buffers until it is dropped.
     """
     first = load(iterations[0])
     device, half, engine = first.device, first.half, first.engine
     peak = conv_peak_gflops(device, half)
-    image = np.random.default_rng(seed).random((height, width, 3), dtype=np.float32)
+    image = np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
     runs, per_pixel_flops = [], {}
     for n in iterations:
         conv, first = first or load(n), None  # the previous converter and its buffers are dropped here

@@ -3,8 +3,10 @@
 Reading the next photo and writing the previous results run on worker threads
 while the model computes, so decoding and encoding hide behind the network: one
 reader (decoding is quick, and serialised anyway by the capture of libjpeg's
-warnings) and a few writers (one half-float 12 MP EXR takes longer to encode
-than a GPU takes to convert it), with at most one pending result per writer.
+warnings; on a GPU it also starts the photo's upload, which then runs beside the
+model's work on the current photo) and a few writers (one half-float 12 MP EXR
+takes longer to encode than a GPU takes to convert it), with at most one pending
+result per writer.
 A file that fails is recorded with its reason and the batch goes on; nothing
 is swallowed: every failure ends up in the results.
 """
@@ -21,9 +23,9 @@ from pathlib import Path
 from typing import Callable, Iterator, TypeVar
 
 from ..errors import FhdrError, UsageError
-from ..io.photo import LDR_EXTENSIONS, read_ldr
+from ..io.photo import LDR_EXTENSIONS, LdrImage, read_ldr
 from ..io.ultrahdr import DEFAULT_MAX_BOOST_STOPS, is_ultrahdr_path
-from .pipeline import Converter, check_output, write_output
+from .pipeline import Converter, UploadedPhoto, check_output, write_output
 from .shard import Shard
 
 FORMATS = ("exr", "hdr", "jpg")  # jpg: Ultra HDR JPEG
@@ -114,30 +116,30 @@ def run_batch(jobs: list[BatchJob], converter: Converter, *, overwrite: bool = F
     writer_count = io_threads or default_io_threads()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fhdr-read") as readers, \
             ThreadPoolExecutor(max_workers=writer_count, thread_name_prefix="fhdr-write") as writers:
-        reads = deque(readers.submit(_timed, read_ldr, job.src) for job in todo[:2])
+        reads = deque(readers.submit(_timed, _read_and_upload, job.src, converter) for job in todo[:2])
         # In job order: finished results, and writes still running. Holding at most one result per
         # writer bounds the memory (a 12 MP result is 144 MB) and keeps every writer busy.
         pending: deque[BatchResult | _Write] = deque()
         for index, job in enumerate(todo):
             if index + 2 < len(todo):
-                reads.append(readers.submit(_timed, read_ldr, todo[index + 2].src))
+                reads.append(readers.submit(_timed, _read_and_upload, todo[index + 2].src, converter))
             read = reads.popleft()
             megapixels = None
             try:
                 if job.dst.exists() and not overwrite:
                     raise UsageError(f"{job.dst}: already exists (use --overwrite or --skip-existing)")
                 check_output(job.src, job.dst, converter.colour_space)
-                image, seconds = read.result()
+                (image, upload), seconds = read.result()
                 read = None  # the future would keep the decoded photo alive through the next one
                 megapixels = image.rgb.shape[0] * image.rgb.shape[1] / 1e6
                 start = time.perf_counter()
-                hdr = converter(image.rgb, on_tile, None if is_ultrahdr_path(job.dst) else image.rgb_to_rec709)
+                hdr = converter(upload, on_tile, None if is_ultrahdr_path(job.dst) else image.rgb_to_rec709)
                 panorama = converter.misses_wrap(image.rgb)
                 job.dst.parent.mkdir(parents=True, exist_ok=True)
                 seconds += time.perf_counter() - start
                 write = writers.submit(_timed, write_output, job.src, job.dst, hdr, image, converter,
                                        overwrite=overwrite, float32=float32, max_boost=max_boost)
-                del image, hdr  # the writer holds what it needs: free the rest before the next photo
+                del image, upload, hdr  # the writer holds what it needs: free the rest before the next photo
                 pending.append(_Write(job, write, panorama, seconds, megapixels))
             except Exception as exc:  # recorded in the results, never dropped
                 pending.append(BatchResult(job, "failed", describe(exc), megapixels=megapixels))
@@ -168,6 +170,11 @@ def triage(jobs: list[BatchJob], *, skip_existing: bool, skip: frozenset[Path] =
 
 
 T = TypeVar("T")
+
+
+def _read_and_upload(src: Path, converter: Converter) -> tuple[LdrImage, UploadedPhoto]:
+    image = read_ldr(src)
+    return image, converter.upload(image.rgb)
 
 
 def _timed(function: Callable[..., T], *args, **kwargs) -> tuple[T, float]:

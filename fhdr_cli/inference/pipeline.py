@@ -14,6 +14,7 @@ import functools
 import math
 import os
 import threading
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -76,36 +77,93 @@ def _load_checkpoint_version(path: Path | None, version: tuple[int, int] | None)
     return load_checkpoint(path)
 
 
-def preprocess(image: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
-    """HxW[xC] uint8/uint16/float image (or tile of one) -> (1, 3, H, W) float32 in [0, 1] on `device`.
-
-    8-bit photos travel as bytes and become float on the device: a GPU receives a quarter
-    of the data and does the conversion itself.
-    """
+def pixel_array(image: np.ndarray) -> np.ndarray:
+    """A photo's pixels as the network reads them: HxWxC, C = 1 or 3 (alpha dropped); uint8 stays bytes
+    (to become float on the device: a GPU receives a quarter of the data), anything else becomes
+    float32 in [0, 1]."""
     if image.ndim == 2:
         image = image[..., None]
     if image.ndim != 3 or image.shape[-1] not in (1, 3, 4):
         raise UsageError(f"expected an HxW, HxWx3 or HxWx4 image, got shape {image.shape}")
     image = image[..., :3]
     if image.dtype == np.uint16:
-        image = image.astype(np.float32) / 65535.0
-    elif image.dtype != np.uint8:
-        image = np.clip(image.astype(np.float32), 0.0, 1.0)
-    x = torch.from_numpy(np.ascontiguousarray(image)).to(device)
-    if x.dtype == torch.uint8:
-        x = x.float() / 255.0
-    return x.permute(2, 0, 1)[None].expand(-1, 3, -1, -1)  # a grey photo's one channel becomes RGB
+        return image.astype(np.float32) / 65535.0
+    if image.dtype != np.uint8:
+        return np.clip(image.astype(np.float32), 0.0, 1.0)
+    return image
 
 
-def postprocess(hdr: torch.Tensor, exposure_ev: float = 0.0, colour_matrix: np.ndarray | None = None) -> np.ndarray:
-    """(1, 3, H, W) -> HxWx3 float32 on the CPU, through the 3x3 `colour_matrix` (to the output
-    colour space) and scaled by 2**exposure_ev; both on the device, a tile at a time."""
-    out = hdr[0].permute(1, 2, 0).float()
+def network_input(pixels: torch.Tensor) -> torch.Tensor:
+    """`pixel_array`'s HxWxC pixels, as a tensor on any device -> (1, 3, H, W) float32 in [0, 1] there."""
+    if pixels.dtype == torch.uint8:
+        pixels = pixels.float() / 255.0
+    return pixels.permute(2, 0, 1)[None].expand(-1, 3, -1, -1)  # a grey photo's one channel becomes RGB
+
+
+def preprocess(image: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
+    """HxW[xC] uint8/uint16/float image (or tile of one) -> (1, 3, H, W) float32 in [0, 1] on `device`."""
+    return network_input(torch.from_numpy(np.ascontiguousarray(pixel_array(image))).to(device))
+
+
+def postprocess(hdr: torch.Tensor, exposure_ev: float = 0.0, colour_matrix: np.ndarray | None = None) -> torch.Tensor:
+    """A window's (3, H, W) result -> HxWx3 float32 on the same device, through the 3x3 `colour_matrix`
+    (to the output colour space) and scaled by 2**exposure_ev: on the GPU when it runs there."""
+    out = hdr.permute(1, 2, 0).float()
     if colour_matrix is not None:
         out = out @ torch.from_numpy(colour_matrix.T).to(out)
     if exposure_ev:
         out = out * (2.0**exposure_ev)
-    return out.cpu().numpy()
+    return out
+
+
+@dataclass(frozen=True)
+class UploadedPhoto:
+    """A photo whose pixels are on their way to the GPU (`Converter.upload`); a converter takes it in
+    place of the photo. On the CPU it is the photo alone."""
+
+    image: np.ndarray
+    pixels: torch.Tensor | None = None  # pixel_array(image) on the device
+    ready: torch.cuda.Event | None = None  # recorded on the upload stream once the copy is done
+
+
+class _ResultsToHost:
+    """Tiles' results into the host array `out`, counted for `on_tile`.
+
+    On CUDA a result is copied into pinned memory without blocking, and lands in `out` only after the
+    next one's copy is queued (`in_flight=1`): the copy engine, the GPU and the host work at the same
+    time, and the host waits for that one copy's event, not for the whole device. On the CPU
+    (`in_flight=0`) a result lands at once, as it always has."""
+
+    def __init__(self, out: np.ndarray, total: int, on_tile: Callable[[int, int], None] | None, in_flight: int):
+        self.out, self.total, self.on_tile, self.in_flight = out, total, on_tile, in_flight
+        self.done = 0
+        self._pending: deque[tuple[Tile, torch.Tensor, torch.cuda.Event | None]] = deque()
+
+    def put(self, tile: Tile, result: torch.Tensor) -> None:
+        """`result`: the tile's core, HxWx3 float32, on the CPU or the GPU."""
+        copied = None
+        if result.is_cuda:
+            result = torch.empty(result.shape, dtype=result.dtype, pin_memory=True).copy_(result, non_blocking=True)
+            # a blocking event: the host sleeps while it waits, and its core stays free for the writers
+            copied = torch.cuda.Event(blocking=True)
+            copied.record()
+        self._pending.append((tile, result, copied))
+        while len(self._pending) > self.in_flight:
+            self._land()
+
+    def finish(self) -> None:
+        while self._pending:
+            self._land()
+
+    def _land(self) -> None:
+        tile, result, copied = self._pending.popleft()
+        if copied is not None:
+            copied.synchronize()
+        # torch's copy runs on all of its threads: a whole 12 MP result is 144 MB
+        torch.from_numpy(self.out[tile.y0 : tile.y1, tile.x0 : tile.x1]).copy_(result)
+        self.done += 1
+        if self.on_tile:
+            self.on_tile(self.done, self.total)
 
 
 @dataclass
@@ -234,22 +292,25 @@ class Converter:
             return tile, 0
         return tile, height * width if budget is None else budget[0] // budget[1]
 
-    def __call__(self, image: np.ndarray, on_tile: Callable[[int, int], None] | None = None,
+    def __call__(self, photo: np.ndarray | UploadedPhoto, on_tile: Callable[[int, int], None] | None = None,
                  rgb_to_rec709: np.ndarray | None = None) -> np.ndarray:
-        """HxW[xC] photo (uint8/uint16, or float in [0, 1]) -> HxWx3 float32 scene-linear HDR in the
-        output colour space. `rgb_to_rec709`: the photo's primaries, as the 3x3 from its linear RGB to
-        Rec.709 (`LdrImage.rgb_to_rec709`, from its colour profile); None for sRGB primaries."""
+        """HxW[xC] photo (uint8/uint16, or float in [0, 1]; or `upload(photo)`'s result) -> HxWx3 float32
+        scene-linear HDR in the output colour space. `rgb_to_rec709`: the photo's primaries, as the 3x3
+        from its linear RGB to Rec.709 (`LdrImage.rgb_to_rec709`, from its colour profile); None for
+        sRGB primaries."""
+        image = photo.image if isinstance(photo, UploadedPhoto) else photo
         height, width = image.shape[:2]
         if min(height, width) < 2:  # the network reflect-pads by one pixel, which needs two
             grow = ((0, max(2 - height, 0)), (0, max(2 - width, 0))) + ((0, 0),) * (image.ndim - 2)
             return self(np.pad(image, grow, mode="edge"), on_tile, rgb_to_rec709)[:height, :width]
+        upload = photo if isinstance(photo, UploadedPhoto) else self.upload(photo)
         colour_matrix = rec709_to(self.output_space) @ (np.eye(3) if rgb_to_rec709 is None else rgb_to_rec709)
         if np.allclose(colour_matrix, np.eye(3), rtol=0, atol=1e-9):
             colour_matrix = None  # sRGB photo, Rec.709 output: nothing to do
         tile, batch_pixels = self._tiling(height, width)
         while True:
             try:
-                hdr = self._convert(image, tile, batch_pixels, on_tile, colour_matrix)
+                hdr = self._convert(upload, tile, batch_pixels, on_tile, colour_matrix)
                 break
             except torch.cuda.OutOfMemoryError:
                 torch.cuda.empty_cache()
@@ -263,6 +324,28 @@ class Converter:
             hdr *= self._authors_scale(image, hdr, colour_matrix)
         return hdr
 
+    def upload(self, image: np.ndarray) -> UploadedPhoto:
+        """Start copying a photo's pixels to the GPU, and return without waiting for the copy. On CUDA
+        they go through pinned memory on a stream of their own, so that `fhdr batch`'s reader thread
+        uploads the next photo while the model computes this one. The CPU reads its tiles straight from
+        the photo: nothing to do there. Safe to call from another thread than the converter's."""
+        if self.device.type != "cuda":
+            return UploadedPhoto(image)
+        pinned = torch.from_numpy(np.ascontiguousarray(pixel_array(image))).pin_memory()
+        stream = self._upload_stream
+        with torch.cuda.stream(stream):
+            # torch's pinned-memory cache takes the buffer back only once this copy is done
+            pixels = pinned.to(self.device, non_blocking=True)
+        ready = torch.cuda.Event()
+        ready.record(stream)
+        return UploadedPhoto(image, pixels, ready)
+
+    @functools.cached_property
+    def _upload_stream(self) -> torch.cuda.Stream:
+        # not the model's stream, so an upload runs beside its kernels (two threads racing here would
+        # each get a stream, which is harmless: every upload records its event on the one it used)
+        return torch.cuda.Stream(self.device)
+
     def _authors_scale(self, image: np.ndarray, hdr: np.ndarray, colour_matrix: np.ndarray | None) -> float:
         """The authors' network emits HDR up to an unknown scale (they min-max normalised): one factor for
         the whole photo puts its well-exposed pixels on the photo's sRGB decoding, our output convention.
@@ -274,23 +357,29 @@ class Converter:
             linear = linear @ np.linalg.inv(colour_matrix).T
         return anchor_scale(ldr, linear)
 
-    def _convert(self, image: np.ndarray, tile: int, batch_pixels: int, on_tile: Callable[[int, int], None] | None,
-                 colour_matrix: np.ndarray | None) -> np.ndarray:
-        height, width = image.shape[:2]
+    def _convert(self, upload: UploadedPhoto, tile: int, batch_pixels: int,
+                 on_tile: Callable[[int, int], None] | None, colour_matrix: np.ndarray | None) -> np.ndarray:
+        height, width = upload.image.shape[:2]
         out = np.empty((height, width, 3), dtype=np.float32)
         tiles = plan_tiles(height, width, tile, self.radius, self.wrap)
-        done = 0
+        results = _ResultsToHost(out, len(tiles), on_tile, in_flight=1 if self.device.type == "cuda" else 0)
+        # windows come from the pixels on the GPU when they were uploaded, else from the photo a window at a time
+        source = upload.image if upload.pixels is None else upload.pixels
+        if upload.ready is not None:
+            # the model's stream waits for the upload, and the pixels' memory is not reused before the model is done
+            compute = torch.cuda.current_stream(self.device)
+            compute.wait_event(upload.ready)
+            upload.pixels.record_stream(compute)
         with self._workspace_lock:
             workspace = self._workspace_for(tiles)
             for batch in batch_tiles(tiles, batch_pixels):
-                windows = torch.cat([preprocess(window, self.device) for _, window in iter_windows(image, batch)])
-                hdr = self._run(windows, workspace)
+                windows = [preprocess(window, self.device) if isinstance(window, np.ndarray) else network_input(window)
+                           for _, window in iter_windows(source, batch)]
+                hdr = self._run(torch.cat(windows) if len(windows) > 1 else windows[0], workspace)
                 for t, window_hdr in zip(batch, hdr):
-                    core = crop_core(window_hdr, t)  # only the core leaves the GPU
-                    out[t.y0 : t.y1, t.x0 : t.x1] = postprocess(core[None], self.exposure_ev, colour_matrix)
-                    done += 1
-                    if on_tile:
-                        on_tile(done, len(tiles))
+                    # only the core leaves the GPU
+                    results.put(t, postprocess(crop_core(window_hdr, t), self.exposure_ev, colour_matrix))
+            results.finish()
         return out
 
     def reserve(self, height: int, width: int) -> None:

@@ -68,16 +68,17 @@ def auto_tile_size(height: int, width: int, radius: int, budget_bytes: int, byte
     return min(max(height, width), max(side, 32))
 
 
-def iter_windows(image: np.ndarray, tiles: list[Tile]) -> Iterator[tuple[Tile, np.ndarray]]:
-    """Each tile with its window of `image` (HxW[xC]): a view, nothing is copied, unless the
-    window wraps around a panorama's sides (then its columns are gathered modulo the width)."""
+def iter_windows(image: T, tiles: list[Tile]) -> Iterator[tuple[Tile, T]]:
+    """Each tile with its window of `image` (HxW[xC], a numpy array or a torch tensor on any device): a
+    view, nothing is copied, unless the window wraps around a panorama's sides (then its columns are
+    gathered modulo the width)."""
     width = image.shape[1]
     for t in tiles:
         rows = image[t.wy0 : t.wy1]
         if 0 <= t.wx0 and t.wx1 <= width:
             yield t, rows[:, t.wx0 : t.wx1]
         else:
-            yield t, rows.take(np.arange(t.wx0, t.wx1), axis=1, mode="wrap")
+            yield t, rows[:, np.arange(t.wx0, t.wx1) % width]
 
 
 def batch_tiles(tiles: list[Tile], max_pixels: int) -> list[list[Tile]]:
