@@ -20,7 +20,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from conftest import png_chunk
+from conftest import png_chunk, random_model
 from icc_profiles import P3_TO_REC709, p3_profile
 
 import fhdr_cli
@@ -32,6 +32,8 @@ from fhdr_cli.errors import UsageError
 from fhdr_cli.evaluation.evaluate import METRICS, evaluate
 from fhdr_cli.io.hdr_files import read_hdr, write_hdr
 from fhdr_cli.inference.pipeline import Converter
+from fhdr_cli.network.checkpoint import save_checkpoint
+from fhdr_cli.network.fhdr import GainCalibration
 from fhdr_cli.colour.tonemap import OPERATORS
 
 COMMANDS = ("convert", "batch", "tonemap-preview", "benchmark", "info", "train", "evaluate")
@@ -602,6 +604,16 @@ def test_train_writes_a_checkpoint_that_loads_and_resumes(scenes, tmp_path):
     ok(result)
     report = json.loads(result.stdout)
     assert report["skipped_trained"] == ["alpha"] and report["scenes"] == ["beta"]
+
+
+def test_train_refuses_to_resume_calibrated_weights(scenes, tmp_path):
+    model = random_model()
+    model.gain_calibration = GainCalibration(well_exposed=0.5, near_clipped=1.0)
+    save_checkpoint(tmp_path / "calibrated.pt", model, {"phases": []})
+    result = fhdr("train", "--data", scenes, "--val-scenes", "beta", "--device", "cpu", "--minutes", "0.01",
+                  "--resume", tmp_path / "calibrated.pt", "--out", tmp_path / "run.pt")
+    assert result.exit_code == 2 and "resume the uncalibrated checkpoint" in err(result)
+    assert "Traceback" not in err(result) and not (tmp_path / "run.pt").exists()
 
 
 def test_train_reads_several_data_folders(scenes, tmp_path):

@@ -4,7 +4,7 @@ import torch.nn.functional as F
 
 from conftest import random_model
 from fhdr_cli.colour.transfer import srgb_to_linear
-from fhdr_cli.network.fhdr import FHDR, flops_per_pixel, receptive_radius
+from fhdr_cli.network.fhdr import FHDR, GainCalibration, flops_per_pixel, receptive_radius
 
 
 def test_parameter_count_is_the_papers_architecture():
@@ -52,13 +52,13 @@ def test_untrained_head_reproduces_srgb_decoding():
         assert torch.allclose(FHDR().infer(x), srgb_to_linear(x), atol=1e-6)
 
 
-def test_scaling_the_log_gain_raises_the_gain_to_that_power():
+def test_a_uniform_calibration_raises_the_gain_to_that_power():
     model = random_model()
     ldr = torch.rand(1, 3, 24, 24) * 0.9 + 0.05
     base = srgb_to_linear(ldr)
     with torch.no_grad():
         gain = model.infer(ldr, 2) / base
-        model.scale_log_gain(0.5)
+        model.gain_calibration = GainCalibration(well_exposed=0.5, near_clipped=0.5)
         half_gain = model.infer(ldr, 2) / base
     assert (gain - 1).abs().max() > 0.05  # the random head does change the image
     assert torch.allclose(half_gain, gain.sqrt(), rtol=1e-4)

@@ -31,6 +31,7 @@ def info_command(
         "model": "FHDR (Khan, Khanna & Raman, GlobalSIP 2019)",
         "architecture": model.architecture,
         "config": model.cfg.as_dict(),
+        "gain_calibration": None if model.gain_calibration.is_identity else model.gain_calibration.as_dict(),
         "parameters": params,
         "receptive_radius": {n: receptive_radius(n, model.cfg) for n in range(1, model.max_iterations + 1)},
         "weights": str(ckpt.path),
@@ -43,6 +44,8 @@ def info_command(
         return
     lines = [info["model"], f"architecture: {ARCHITECTURES[model.architecture]}", f"parameters: {params:,}"]
     lines += wrap_entries("config:", [f"{k} {v}" for k, v in info["config"].items()])
+    if info["gain_calibration"]:
+        lines += wrap_entries("log-gain calibration:", [f"{k} {v:g}" for k, v in info["gain_calibration"].items()])
     lines += wrap_entries("receptive radius (px) by iterations:", [f"{n}: {r}" for n, r in info["receptive_radius"].items()])
     lines += [f"weights: {ckpt.path}", f"sha256: {ckpt.sha256}"]
     if not training:

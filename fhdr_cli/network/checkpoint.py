@@ -2,7 +2,8 @@
 
 A checkpoint is a plain dict of tensors, numbers and strings, loaded with
 ``weights_only=True`` so a hostile file cannot run code:
-``{"format": "fhdr-checkpoint-1", "state_dict", "config", "training", ["optimizer", "step"]}``,
+``{"format": "fhdr-checkpoint-1", "state_dict", "config", "training", ["gain_calibration"], ["optimizer", "step"]}``
+(``gain_calibration``: the fields of ``fhdr.GainCalibration``; absent = none),
 or the authors' release (mukulkhanna/FHDR): a bare ``state_dict`` of their network (authors_model.py).
 """
 
@@ -18,7 +19,7 @@ import torch
 from ..io.atomic import atomic_write
 from ..errors import WeightsError
 from .authors import AuthorsFHDR, is_authors_state_dict
-from .fhdr import FHDR
+from .fhdr import FHDR, GainCalibration
 
 FORMAT = "fhdr-checkpoint-1"
 SHIPPED_NAME = "fhdr.pt"
@@ -78,8 +79,14 @@ def load_checkpoint(path: Path | None = None) -> Checkpoint:
         model = FHDR.from_state_dict(data["state_dict"])
     except (KeyError, RuntimeError, IndexError, ValueError) as exc:
         raise WeightsError(f"{path}: weights do not match the FHDR architecture") from exc
+    if "gain_calibration" in data:
+        try:
+            model.gain_calibration = GainCalibration(**data["gain_calibration"])
+        except (TypeError, ValueError) as exc:
+            raise WeightsError(f"{path}: unusable gain calibration ({exc})") from exc
     model.eval()
-    extra = {k: v for k, v in data.items() if k not in ("format", "state_dict", "config", "training")}
+    extra = {k: v for k, v in data.items()
+             if k not in ("format", "state_dict", "config", "training", "gain_calibration")}
     return Checkpoint(model=model, path=path, sha256=sha, training=data.get("training", {}), extra=extra)
 
 
@@ -87,5 +94,7 @@ def save_checkpoint(path: Path, model: FHDR, training: dict, **extra) -> None:
     """Write atomically: a reader (or a crash) never sees half a checkpoint."""
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     data = {"format": FORMAT, "state_dict": state, "config": model.cfg.as_dict(), "training": training, **extra}
+    if not model.gain_calibration.is_identity:
+        data["gain_calibration"] = model.gain_calibration.as_dict()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     atomic_write(Path(path), lambda tmp: torch.save(data, tmp), overwrite=True)

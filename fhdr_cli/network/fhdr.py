@@ -46,6 +46,50 @@ class FHDRConfig:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class GainCalibration:
+    """How much of the predicted log gain reaches the output, by how bright the photo is there.
+
+    The log gain does two jobs. In well-exposed pixels it undoes the camera's curve: a guess (a
+    gamma-2.6 photo and one through a film-like curve look alike) whose misses HDR-FLIP punishes.
+    Near clipping it brings back the light the photo lost, which only the network knows. Scaling the
+    two apart lets a calibration damp the first and keep the second: the scale is `well_exposed`
+    where the photo's brightest channel is at most `knee_low`, `near_clipped` from `knee_high` up,
+    and a smoothstep between. It depends on the pixel alone, so tiled output stays exact.
+    """
+
+    well_exposed: float = 1.0
+    near_clipped: float = 1.0
+    knee_low: float = 0.85
+    knee_high: float = 0.99
+
+    def __post_init__(self) -> None:
+        if not (0.0 <= self.well_exposed <= 4.0 and 0.0 <= self.near_clipped <= 4.0
+                and 0.0 <= self.knee_low < self.knee_high <= 1.0):
+            raise ValueError(f"gain calibration out of range: {self}")
+
+    @property
+    def is_identity(self) -> bool:
+        return self.well_exposed == self.near_clipped == 1.0
+
+    def scale(self, ldr: torch.Tensor) -> torch.Tensor:
+        """(N, 3, H, W) photo in [0, 1] -> (N, 1, H, W) factor for its log gain."""
+        t = ((ldr.amax(1, keepdim=True) - self.knee_low) / (self.knee_high - self.knee_low)).clamp(0.0, 1.0)
+        return self.well_exposed + (self.near_clipped - self.well_exposed) * (t * t * (3.0 - 2.0 * t))
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def hdr_from_log_gain(ldr: torch.Tensor, log_gain: torch.Tensor, calibration: GainCalibration) -> torch.Tensor:
+    """The output head's last step, shared by every engine: sRGB-decoded photo x exp(calibrated log gain).
+    In float32: under bf16 autocast exp() would round every output by up to 0.4 %."""
+    ldr, log_gain = ldr.float(), log_gain.float()
+    if not calibration.is_identity:
+        log_gain = log_gain * calibration.scale(ldr)
+    return srgb_to_linear(ldr) * torch.exp(log_gain.clamp(LOG_GAIN_MIN, LOG_GAIN_MAX))
+
+
 class DilatedDenseBlock(nn.Module):
     """A dilated residual dense block with its own hidden state fed back across iterations."""
 
@@ -111,6 +155,7 @@ class FHDR(nn.Module):
         self.hrb2 = nn.Conv2d(c, 3, 3)  # reflect-padded by hand
         nn.init.zeros_(self.hrb2.weight)  # start from "sRGB decoding only" (log gain 0)
         nn.init.zeros_(self.hrb2.bias)
+        self.gain_calibration = GainCalibration()  # set from the checkpoint (network/checkpoint.py)
 
     def forward(self, ldr: torch.Tensor, iterations: int = 4) -> list[torch.Tensor]:
         """Every iteration's HDR image (for training with the loss averaged over iterations)."""
@@ -137,16 +182,7 @@ class FHDR(nn.Module):
 
     def _reconstruct(self, ldr: torch.Tensor, fused: torch.Tensor) -> torch.Tensor:
         log_gain = self.hrb2(F.pad(F.relu(self.hrb1(fused)), (1, 1, 1, 1), mode="reflect"))
-        # float32 head: under bf16 autocast exp() would round every output by up to 0.4 %
-        return srgb_to_linear(ldr.float()) * torch.exp(log_gain.float().clamp(LOG_GAIN_MIN, LOG_GAIN_MAX))
-
-    @torch.no_grad()
-    def scale_log_gain(self, scale: float) -> None:
-        """Multiply the predicted log gain by `scale` (recovered highlights g become g**scale):
-        the last convolution is linear, so scaling its weights and bias does it exactly
-        (scripts/calibrate_gain.py fits the scale on unseen scenes)."""
-        self.hrb2.weight.mul_(scale)
-        self.hrb2.bias.mul_(scale)
+        return hdr_from_log_gain(ldr, log_gain, self.gain_calibration)
 
     @classmethod
     def from_state_dict(cls, state_dict: dict[str, torch.Tensor]) -> "FHDR":

@@ -24,8 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..colour.transfer import srgb_to_linear
-from .fhdr import FHDR, LOG_GAIN_MAX, LOG_GAIN_MIN, FHDRConfig
+from .fhdr import FHDR, FHDRConfig, hdr_from_log_gain
 
 _CL = torch.channels_last
 
@@ -129,6 +128,7 @@ class FusedFHDR:
         self.fuse_1x1 = _Conv(fb.fuse_1x1, [c] * cfg.dense_blocks)
         self.fuse_3x3 = _Conv(fb.fuse_3x3)
         self.hrb1, self.hrb2 = _Conv(model.hrb1), _Conv(model.hrb2)
+        self.gain_calibration = model.gain_calibration
 
     @torch.inference_mode()
     def infer(self, ldr: torch.Tensor, iterations: int = 4, workspace: Workspace | None = None) -> torch.Tensor:
@@ -163,4 +163,4 @@ class FusedFHDR:
         fused = feb1.add_(hidden)  # global residual; the features are not needed again
         head = self.hrb1(spare, fused, relu=True)
         log_gain = self.hrb2(torch.empty(n, 3, h, w).contiguous(memory_format=_CL), workspace.reflect_pad(head))
-        return srgb_to_linear(ldr) * torch.exp(log_gain.clamp(LOG_GAIN_MIN, LOG_GAIN_MAX))
+        return hdr_from_log_gain(ldr, log_gain, self.gain_calibration)

@@ -221,6 +221,10 @@ def train(s: TrainSettings, on_step: Callable[[StepReport], None] = lambda r: No
         ckpt = load_checkpoint(s.resume)
         if ckpt.model.architecture != "ours":  # its tanh head has no log gain to train
             raise UsageError(f"{s.resume}: the authors' weights run (fhdr convert --weights) but cannot be resumed here")
+        if not ckpt.model.gain_calibration.is_identity:
+            # trained through a damped head, the network would learn to undo the damping
+            raise UsageError(f"{s.resume}: calibrated weights (fhdr info shows the calibration); resume the "
+                             "uncalibrated checkpoint and calibrate the result (scripts/calibrate_gain.py)")
         model, summary = ckpt.model, ckpt.training or summary
         step = int(ckpt.extra.get("step", summary["steps"]))
         # validation scores are only comparable at the same iteration count and by the same measure

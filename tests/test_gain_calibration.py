@@ -1,0 +1,87 @@
+"""The log-gain calibration: a per-pixel scale of the network's log gain, stored in the checkpoint."""
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import random_model
+from fhdr_cli.errors import WeightsError
+from fhdr_cli.inference.pipeline import Converter
+from fhdr_cli.network.checkpoint import load_checkpoint, save_checkpoint
+from fhdr_cli.network.fhdr import GainCalibration
+
+CALIBRATION = GainCalibration(well_exposed=0.4, near_clipped=1.2, knee_low=0.8, knee_high=0.95)
+
+
+def test_the_scale_is_well_exposed_below_the_knee_near_clipped_above_it_and_monotone_between():
+    grey = torch.linspace(0, 1, 101).view(1, 1, 1, -1).expand(1, 3, 1, -1).clone()
+    scale = CALIBRATION.scale(grey)[0, 0, 0]
+    values = grey[0, 0, 0]
+    assert torch.allclose(scale[values <= 0.8], torch.tensor(0.4))
+    assert torch.allclose(scale[values >= 0.95], torch.tensor(1.2))
+    assert (scale.diff() >= 0).all() and 0.4 < scale[88] < 1.2
+
+
+def test_the_brightest_channel_decides_so_a_clipped_red_sky_counts_as_near_clipped():
+    pixel = torch.tensor([1.0, 0.2, 0.1]).view(1, 3, 1, 1)
+    assert CALIBRATION.scale(pixel).item() == pytest.approx(1.2)
+
+
+def test_calibrated_output_is_the_log_gain_scaled_per_pixel():
+    model = random_model()
+    x = torch.rand(1, 3, 24, 28)
+    with torch.no_grad():
+        plain = model.infer(x, 2)
+        model.gain_calibration = CALIBRATION
+        calibrated = model.infer(x, 2)
+    base = x.clamp(min=0.05)  # where the sRGB decoding is not tiny, the log gains compare well
+    mask = (x > 0.05).all(1, keepdim=True).expand_as(x)
+    from fhdr_cli.colour.transfer import srgb_to_linear
+    gain, gain_calibrated = (torch.log(out / srgb_to_linear(base)) for out in (plain, calibrated))
+    expected = gain * CALIBRATION.scale(x)
+    assert torch.allclose(gain_calibrated[mask], expected[mask], atol=1e-4)
+    assert not torch.allclose(plain, calibrated)
+
+
+def test_the_fused_engine_applies_the_same_calibration():
+    from fhdr_cli.network.fused import FusedFHDR, onednn_available
+
+    if not onednn_available():
+        pytest.skip("this torch build has no oneDNN")
+    model = random_model(1)
+    model.gain_calibration = CALIBRATION
+    x = torch.rand(1, 3, 21, 30)
+    with torch.no_grad():
+        plain, fast = model.infer(x, 3), FusedFHDR(model).infer(x, 3)
+    assert (fast - plain).abs().max() <= 1e-4 * max(1.0, plain.abs().max().item())
+
+
+def test_the_checkpoint_keeps_the_calibration_and_the_converter_tiles_exactly_with_it(tmp_path):
+    model = random_model(2)
+    model.gain_calibration = CALIBRATION
+    path = tmp_path / "calibrated.pt"
+    save_checkpoint(path, model, {"phases": []})
+    assert load_checkpoint(path).model.gain_calibration == CALIBRATION
+    image = np.random.default_rng(3).integers(0, 256, (45, 61, 3), dtype=np.uint8)
+    image[10:20, 10:30] = 255  # clipped pixels, where the calibration differs most
+    whole = Converter.load(weights=path, device="cpu", iterations=2, tile=512)(image)
+    tiled = Converter.load(weights=path, device="cpu", iterations=2, tile=32)(image)
+    assert np.abs(tiled - whole).max() <= 1e-4 * max(1.0, np.abs(whole).max())
+
+
+def test_an_uncalibrated_checkpoint_has_none_and_writes_none(tmp_path):
+    path = tmp_path / "plain.pt"
+    save_checkpoint(path, random_model(), {"phases": []})
+    assert "gain_calibration" not in torch.load(path, weights_only=True)
+    assert load_checkpoint(path).model.gain_calibration.is_identity
+
+
+@pytest.mark.parametrize("entry", [{"well_exposed": -1.0}, {"knee_low": 0.99, "knee_high": 0.5}, {"colour": 2}])
+def test_a_damaged_calibration_is_a_weights_error(tmp_path, entry):
+    path = tmp_path / "bad.pt"
+    save_checkpoint(path, random_model(), {"phases": []})
+    data = torch.load(path, weights_only=True)
+    data["gain_calibration"] = entry
+    torch.save(data, path)
+    with pytest.raises(WeightsError, match="unusable gain calibration"):
+        load_checkpoint(path)
