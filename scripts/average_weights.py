@@ -31,6 +31,8 @@ if sum(shares) <= 0:
 shares = [s / sum(shares) for s in shares]
 
 checkpoints = [load_checkpoint(p) for p in paths]
+if any(not c.model.gain_calibration.is_identity for c in checkpoints):
+    parser.error("average uncalibrated checkpoints, then calibrate the result")
 configs = {repr(c.model.cfg.as_dict()) for c in checkpoints}
 if len(configs) != 1:
     parser.error("the checkpoints have different architectures: " + "; ".join(sorted(configs)))
@@ -38,8 +40,6 @@ states = [c.model.state_dict() for c in checkpoints]
 model = checkpoints[0].model
 model.load_state_dict({key: sum(share * state[key].float() for share, state in zip(shares, states))
                        for key in states[0]})
-if any(not c.model.gain_calibration.is_identity for c in checkpoints):
-    parser.error("average uncalibrated checkpoints, then calibrate the result")
 
 phases = []
 for checkpoint in checkpoints:

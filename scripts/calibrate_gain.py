@@ -24,11 +24,11 @@ import numpy as np
 import torch
 
 from fhdr_cli.colour.transfer import srgb_to_linear
-from fhdr_cli.evaluation.evaluate import evaluation_views, trained_scene_names
+from fhdr_cli.evaluation.evaluate import evaluation_views, finite_mean, trained_scene_names
 from fhdr_cli.evaluation.metrics import evaluate_pair
 from fhdr_cli.inference.pipeline import Converter
 from fhdr_cli.network.checkpoint import save_checkpoint
-from fhdr_cli.network.fhdr import LOG_GAIN_MAX, LOG_GAIN_MIN, GainCalibration
+from fhdr_cli.network.fhdr import GainCalibration, hdr_from_log_gain
 from fhdr_cli.simulation.scenes import scene_files
 
 # (metric, True where higher is better): the metrics of the shipping rule (weights/MODEL_CARD.md)
@@ -45,17 +45,11 @@ def score_view(view: dict, calibrations: list[GainCalibration]) -> list[dict[str
     torch.set_num_threads(1)  # one process per core
     ldr = torch.from_numpy(view["ldr"]).permute(2, 0, 1)[None]
     log_gain = torch.from_numpy(view["log_gain"]).permute(2, 0, 1)[None]
-    base = srgb_to_linear(ldr)
     scores = []
     for calibration in calibrations:
-        hdr = base * torch.exp((log_gain * calibration.scale(ldr)).clamp(LOG_GAIN_MIN, LOG_GAIN_MAX))
+        hdr = hdr_from_log_gain(ldr, log_gain, calibration)  # the network's own head
         scores.append(evaluate_pair(hdr[0].permute(1, 2, 0).numpy(), view["target"], view["ldr"], view["clip"]))
     return scores
-
-
-def finite_mean(values: list[float]) -> float:
-    finite = [v for v in values if np.isfinite(v)]
-    return float(np.mean(finite)) if finite else float("nan")
 
 
 def main() -> None:

@@ -99,19 +99,19 @@ def evaluate(hdr_dir: Path, *, weights: Path | None = None, iterations: tuple[in
         scenes=scene_names, skipped_trained=sorted(trained), views_per_scene=views_per_scene, size=size, seed=seed,
     )
     for name in methods:
-        report.rows[name] = {k: _finite_mean([v for s in scene_names for v in scores[s][name][k]]) for k in METRICS}
+        report.rows[name] = {k: finite_mean([v for s in scene_names for v in scores[s][name][k]]) for k in METRICS}
     report.shadows_by_curve = {
-        name: {curve: {band: _finite_mean(values) for band, values in bands.items()} for curve, bands in per_curve.items()}
+        name: {curve: {band: finite_mean(values) for band, values in bands.items()} for curve, bands in per_curve.items()}
         for name, per_curve in shadows.items()
     }
     report.per_scene = {
-        scene: {name: {k: _finite_mean(values) for k, values in per_metric.items()} for name, per_metric in per_method.items()}
+        scene: {name: {k: finite_mean(values) for k, values in per_metric.items()} for name, per_metric in per_method.items()}
         for scene, per_method in scores.items()
     }
     return report
 
 
-def _finite_mean(values: list[float]) -> float:
+def finite_mean(values: list[float]) -> float:
     """Mean over views where the metric is defined (no clipped pixels -> nan; identical -> inf)."""
     finite = [v for v in values if math.isfinite(v)]
     return float(np.mean(finite)) if finite else float("nan")
