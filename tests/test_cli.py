@@ -573,7 +573,7 @@ def test_train_writes_a_checkpoint_that_loads_and_resumes(scenes, tmp_path):
     first = tmp_path / "run" / "first.pt"
     common = ["--data", scenes, "--patch", "32", "--batch", "2", "--iterations", "1", "--checkpoint-minutes", "0",
               "--val-scenes", "beta", "--device", "cpu", "--threads", "1"]
-    ok(fhdr("train", *common, "--out", first, "--minutes", "0.05", "--select", "flip"))
+    ok(fhdr("train", *common, "--out", first, "--minutes", "0.05", "--select", "flip", "--precision", "fp32"))
     assert first.is_file() and first.with_suffix(".csv").is_file()
     log = first.with_suffix(".csv").read_text().splitlines()
     assert log[0] == "step,elapsed_s,iterations,loss,val_loss,val_flip"
@@ -592,8 +592,10 @@ def test_train_writes_a_checkpoint_that_loads_and_resumes(scenes, tmp_path):
 
     second = tmp_path / "run" / "second.pt"
     # batches simulated in a worker process this time
-    ok(fhdr("train", *common, "--out", second, "--minutes", "0.01", "--resume", first, "--workers", "1"))
+    ok(fhdr("train", *common, "--out", second, "--minutes", "0.01", "--resume", first, "--workers", "1",
+            "--precision", "bf16"))
     info2 = json.loads(fhdr("info", "--json", "--weights", second).stdout)
+    assert [p["precision"] for p in info2["phases"]] == ["fp32", "bf16"]
     assert info2["training"]["steps"] > steps  # the step count continues
     assert len(info2["phases"]) == 2 and info2["phases"][1]["start_step"] == steps
     assert torch.load(second, weights_only=True)["step"] == info2["training"]["steps"]
@@ -637,6 +639,9 @@ def test_train_usage_errors(scenes, tmp_path):
     assert not (tmp_path / "x.pt").exists()
     result = fhdr("train", "--data", scenes, "--out", tmp_path / "x.pt", "--val-scenes", "beta", "--select", "psnr")
     assert result.exit_code == 2 and "--select" in err(result)
+    result = fhdr("train", "--data", scenes, "--out", tmp_path / "x.pt", "--val-scenes", "beta", "--precision", "fp16")
+    assert result.exit_code == 2 and "--precision" in err(result)
+    assert not (tmp_path / "x.pt").exists()
 
 
 # ---------------------------------------------------------------------------- help, version

@@ -7,7 +7,8 @@ from fhdr_cli.errors import UsageError
 from fhdr_cli.simulation.scenes import Scene
 import torch
 
-from fhdr_cli.training.train import LossWeights, SimulatedBatches, TrainSettings, hdr_loss, learning_rate, train
+from fhdr_cli.training.train import (LossWeights, SimulatedBatches, TrainSettings, hdr_loss, learning_rate, train,
+                                     training_dtype)
 
 
 def test_cosine_learning_rate_falls_from_peak_to_a_twentieth():
@@ -88,3 +89,15 @@ def test_negative_loss_weights_and_light_probability_are_usage_errors(tmp_path):
         train(TrainSettings(data=tmp_path, light_weight=-1.0))
     with pytest.raises(UsageError, match="light-probability"):
         train(TrainSettings(data=tmp_path, light_probability=1.5))
+
+
+def test_precision_auto_means_bf16_only_where_the_device_runs_it_natively(monkeypatch):
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert training_dtype("fp32", cuda) == torch.float32 and training_dtype("bf16", cpu) == torch.bfloat16
+    assert training_dtype("auto", cuda) == torch.bfloat16
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)
+    assert training_dtype("auto", cpu) == torch.float32  # emulated bf16 would be slower than fp32
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True)
+    assert training_dtype("auto", cpu) == torch.bfloat16
+    with pytest.raises(UsageError, match="--precision"):
+        training_dtype("fp16", cpu)

@@ -23,7 +23,7 @@ def train_command(
     batch: int = typer.Option(8, "--batch", min=1, help="Training crops per step."),
     lr: float = typer.Option(2e-4, "--lr", help="Peak learning rate (Adam)."),
     lr_decay: str = typer.Option("cosine", "--lr-decay", help="cosine (to lr/20 at the end of --minutes) or none."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda (bf16 autocast on CUDA)."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     minutes: float = typer.Option(60.0, "--minutes", help="Time budget; a final checkpoint is written at the end."),
     resume: Optional[Path] = typer.Option(None, "--resume", help="Checkpoint to continue from (model, optimizer, step)."),
     val_scenes: str = typer.Option(",".join(VALIDATION_SCENES), "--val-scenes", show_default=False,
@@ -41,6 +41,8 @@ def train_command(
                                        help="Weight of the log error of the light from the input's clipped pixels."),
     light_probability: float = typer.Option(0.0, "--light-probability", min=0.0, max=1.0,
                                             help="Share of training views given synthetic suns, bulbs and windows."),
+    precision: str = typer.Option("auto", "--precision",
+                                  help="bf16 (autocast), fp32, or auto: bf16 on CUDA and on CPUs with native bf16."),
     seed: int = typer.Option(0, "--seed", help="Random seed of the initial weights and the training crops."),
 ) -> None:
     """Train FHDR on LDR/HDR pairs simulated from real HDR scenes (held-out scenes validate)."""
@@ -52,7 +54,7 @@ def train_command(
         minutes=minutes, resume=resume, val_scenes=tuple(v for v in val_scenes.split(",") if v),
         checkpoint_minutes=checkpoint_minutes, vgg_weights=vgg_weights, threads=threads, workers=workers, seed=seed,
         select=select, overshoot_weight=overshoot_weight, log_weight=log_weight, light_weight=light_weight,
-        light_probability=light_probability,
+        light_probability=light_probability, precision=precision,
     )
     with Progress(TextColumn("[bold]train"), BarColumn(), TextColumn("{task.description}"), TimeRemainingColumn(),
                   console=err_console) as progress:
