@@ -593,9 +593,12 @@ def test_train_writes_a_checkpoint_that_loads_and_resumes(scenes, tmp_path):
     second = tmp_path / "run" / "second.pt"
     # batches simulated in a worker process this time
     ok(fhdr("train", *common, "--out", second, "--minutes", "0.01", "--resume", first, "--workers", "1",
-            "--precision", "bf16"))
+            "--precision", "bf16", "--val-patch", "48"))
     info2 = json.loads(fhdr("info", "--json", "--weights", second).stdout)
     assert [p["precision"] for p in info2["phases"]] == ["fp32", "bf16"]
+    assert [p["val_patch"] for p in info2["phases"]] == [96, 48]
+    # scores on other crops are not comparable: the resumed run starts its own best
+    assert torch.load(second.with_suffix(".best.pt"), weights_only=True)["best_val_patch"] == 48
     assert info2["training"]["steps"] > steps  # the step count continues
     assert len(info2["phases"]) == 2 and info2["phases"][1]["start_step"] == steps
     assert torch.load(second, weights_only=True)["step"] == info2["training"]["steps"]

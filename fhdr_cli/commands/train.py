@@ -21,6 +21,7 @@ def train_command(
     iterations: int = typer.Option(4, "--iterations", min=1, max=4, help="Feedback iterations trained (loss averaged over all)."),
     patch: int = typer.Option(64, "--patch", min=16, help="Training crop size in pixels."),
     batch: int = typer.Option(8, "--batch", min=1, help="Training crops per step."),
+    val_patch: int = typer.Option(96, "--val-patch", min=16, help="Validation crop size in pixels (4 crops per held-out scene)."),
     lr: float = typer.Option(2e-4, "--lr", help="Peak learning rate (Adam)."),
     lr_decay: str = typer.Option("cosine", "--lr-decay", help="cosine (to lr/20 at the end of --minutes) or none."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
@@ -50,7 +51,7 @@ def train_command(
         if not folder.is_dir():
             raise UsageError(f"{folder}: not a folder (--data takes a folder of .exr/.hdr scenes)")
     settings = TrainSettings(
-        data=tuple(data), out=out, iterations=iterations, patch=patch, batch=batch, lr=lr, lr_decay=lr_decay, device=device,
+        data=tuple(data), out=out, iterations=iterations, patch=patch, batch=batch, val_patch=val_patch, lr=lr, lr_decay=lr_decay, device=device,
         minutes=minutes, resume=resume, val_scenes=tuple(v for v in val_scenes.split(",") if v),
         checkpoint_minutes=checkpoint_minutes, vgg_weights=vgg_weights, threads=threads, workers=workers, seed=seed,
         select=select, overshoot_weight=overshoot_weight, log_weight=log_weight, light_weight=light_weight,

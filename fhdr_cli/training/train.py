@@ -53,6 +53,7 @@ class TrainSettings:
     out: Path = Path("runs/fhdr.pt")  # last checkpoint (resumable); the best by validation goes to *.best.pt
     iterations: int = 4
     patch: int = 64
+    val_patch: int = 96  # validation crops; larger ones show the light and its context as photos do
     batch: int = 8
     lr: float = 2e-4
     lr_decay: str = "cosine"  # "cosine": down to lr/20 at the end of the time budget; "none": constant
@@ -245,6 +246,7 @@ def train(s: TrainSettings, on_step: Callable[[StepReport], None] = lambda r: No
         step = int(ckpt.extra.get("step", summary["steps"]))
         # validation scores are only comparable at the same iteration count and by the same measure
         same_task = (ckpt.extra.get("best_val_iterations") == s.iterations
+                     and ckpt.extra.get("best_val_patch", 96) == s.val_patch
                      and ckpt.extra.get("best_val_measure", "loss") == s.select
                      and ckpt.extra.get("best_val_loss_weights", LEGACY_LOSS) == list(astuple(loss_weights)))
         best_val = float(ckpt.extra.get("best_val", float("inf"))) if same_task else float("inf")
@@ -268,10 +270,10 @@ def train(s: TrainSettings, on_step: Callable[[StepReport], None] = lambda r: No
                          num_workers=workers, pin_memory=device.type == "cuda",
                          prefetch_factor=4 if workers else None,
                          multiprocessing_context="spawn" if workers else None)  # fork can deadlock in cv2/OpenMP
-    val_ldr, val_target = make_batch(val_scenes, np.random.default_rng(1234), 96, 4 * len(val_scenes)) if val_scenes else (None, None)
+    val_ldr, val_target = make_batch(val_scenes, np.random.default_rng(1234), s.val_patch, 4 * len(val_scenes)) if val_scenes else (None, None)
 
     phase = {
-        "iterations": s.iterations, "patch": s.patch, "batch": s.batch, "lr": s.lr, "lr_decay": s.lr_decay,
+        "iterations": s.iterations, "patch": s.patch, "batch": s.batch, "val_patch": s.val_patch, "lr": s.lr, "lr_decay": s.lr_decay,
         "perceptual": "vgg19" if s.vgg_weights else f"ssim x{s.perceptual_weight}",
         "overshoot_weight": s.overshoot_weight, "log_weight": s.log_weight, "light_weight": s.light_weight,
         "light_probability": s.light_probability, "precision": "bf16" if dtype == torch.bfloat16 else "fp32",
@@ -292,9 +294,10 @@ def train(s: TrainSettings, on_step: Callable[[StepReport], None] = lambda r: No
         if val_ldr is None:
             return
         model.eval()
-        with torch.no_grad():
+        with torch.no_grad():  # the network in chunks (72 crops of 256 px at once: ~10 GB), the loss on all
             with autocast:
-                outs = model(to_device(val_ldr), s.iterations)
+                chunks = [model(to_device(ldr), s.iterations) for ldr in val_ldr.split(4)]
+            outs = [torch.cat(iteration) for iteration in zip(*chunks)]
             report.val_loss = float(hdr_loss(outs, to_device(val_target), val_ldr, perceptual, loss_weights))
         report.val_flip = validation_flip(outs[-1], val_target, val_ldr)
         model.train()
@@ -309,7 +312,8 @@ def train(s: TrainSettings, on_step: Callable[[StepReport], None] = lambda r: No
         improved = val is not None and val < best_val
         if improved:
             best_val = val
-        meta = {"step": step, "best_val": best_val, "best_val_iterations": s.iterations, "best_val_measure": s.select,
+        meta = {"step": step, "best_val": best_val, "best_val_iterations": s.iterations, "best_val_patch": s.val_patch,
+                "best_val_measure": s.select,
                 "best_val_loss_weights": list(astuple(loss_weights))}
         save_checkpoint(s.out, model, summary, optimizer=optimizer.state_dict(), **meta)
         if improved:
