@@ -64,7 +64,7 @@ def main() -> None:
     parser.add_argument("--views", type=int, default=4)
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--jobs", type=int, default=1, help="processes scoring the photos")
-    parser.add_argument("--report", type=Path, help="every calibration's mean metrics, as JSON")
+    parser.add_argument("--report", type=Path, help="every calibration's mean metrics, overall and per camera curve, as JSON")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
 
@@ -85,7 +85,7 @@ def main() -> None:
         base = srgb_to_linear(torch.from_numpy(pair.ldr)).numpy()
         log_gain = np.where(base > 0, np.log(np.maximum(hdr, 1e-30) / np.maximum(base, 1e-30)), 0.0)
         views.append({"scene": scene, "ldr": pair.ldr, "target": pair.target, "clip": pair.clip_level,
-                      "log_gain": log_gain.astype(np.float32)})
+                      "curve": pair.curve, "log_gain": log_gain.astype(np.float32)})
         print(f"network: {len(views)} photos", end="\r", flush=True)
     print()
 
@@ -95,8 +95,11 @@ def main() -> None:
     # spawn: a forked child of a process whose OpenMP threads ran can deadlock
     with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         per_view = list(pool.map(score_view, views, itertools.repeat(calibrations)))
-    means = [{metric: finite_mean([scores[i][metric] for scores in per_view]) for metric in per_view[0][0]}
-             for i in range(len(calibrations))]
+    def mean_scores(i: int, curve: str | None = None) -> dict[str, float]:
+        chosen = [scores[i] for scores, view in zip(per_view, views) if curve in (None, view["curve"])]
+        return {metric: finite_mean([s[metric] for s in chosen]) for metric in per_view[0][0]}
+
+    means = [mean_scores(i) for i in range(len(calibrations))]
     ranks = np.zeros(len(calibrations))
     for metric, higher_is_better in RANKED:
         values = np.array([m[metric] for m in means]) * (-1 if higher_is_better else 1)
@@ -111,7 +114,10 @@ def main() -> None:
               f"{m['ssim_mu']:.4f} | {m['psnr_mu_clipped']:.2f} | {m['hdr_flip']:.4f} | {m['light_error']:.2f} | "
               f"{ranks[i] / len(RANKED) + 1:.1f}{mark} |")
     if args.report:
-        args.report.write_text(json.dumps([{**c.as_dict(), **m} for c, m in zip(calibrations, means)], indent=1))
+        # per camera curve too: the mid-tone correction helps some curves and hurts sRGB photos (model card)
+        curves = sorted({view["curve"] for view in views})
+        args.report.write_text(json.dumps([{**c.as_dict(), **m, "by_curve": {k: mean_scores(i, k) for k in curves}}
+                                           for i, (c, m) in enumerate(zip(calibrations, means))], indent=1))
 
     model.gain_calibration = calibrations[best]
     phase = {

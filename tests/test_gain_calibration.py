@@ -85,3 +85,35 @@ def test_a_damaged_calibration_is_a_weights_error(tmp_path, entry):
     torch.save(data, path)
     with pytest.raises(WeightsError, match="unusable gain calibration"):
         load_checkpoint(path)
+
+
+def test_calibrate_gain_script_fits_a_pair_records_its_scenes_and_reports_each_camera_curve(weights_file, tmp_path):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from fhdr_cli.io.hdr_files import write_hdr
+
+    rng = np.random.default_rng(3)
+    for name in ("alpha", "beta"):
+        scene = rng.uniform(0.05, 0.6, (64, 128, 3)).astype(np.float32)
+        scene[20:28, 40:50] = 40.0  # a light to clip
+        write_hdr(tmp_path / f"{name}.exr", scene)
+    report, out = tmp_path / "report.json", tmp_path / "calibrated.pt"
+    script = Path(__file__).resolve().parent.parent / "scripts" / "calibrate_gain.py"
+    done = subprocess.run([sys.executable, str(script), str(weights_file), "--hdr", str(tmp_path), "--scenes", "alpha,beta",
+                           "--views", "6", "--size", "48", "--iterations", "1", "--well-exposed", "0.5,1",
+                           "--near-clipped", "1", "--report", str(report), "--out", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(report.read_text())
+    assert [(r["well_exposed"], r["near_clipped"]) for r in rows] == [(0.5, 1.0), (1.0, 1.0)]
+    for row in rows:
+        assert len(row["by_curve"]) >= 2 and set(row["by_curve"]) <= {"srgb", "gamma", "dorf"}  # seed 0: fixed views
+        for metric in ("psnr_mu", "ssim_mu", "hdr_flip"):  # the overall mean is a mix of the curves' means
+            per_curve = [c[metric] for c in row["by_curve"].values()]
+            assert min(per_curve) - 1e-9 <= row[metric] <= max(per_curve) + 1e-9
+    calibrated = load_checkpoint(out)
+    assert calibrated.model.gain_calibration.well_exposed in (0.5, 1.0)
+    assert calibrated.training["phases"][-1]["train_scenes"] == ["alpha", "beta"]
