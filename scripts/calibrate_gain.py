@@ -95,6 +95,7 @@ def main() -> None:
     # spawn: a forked child of a process whose OpenMP threads ran can deadlock
     with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         per_view = list(pool.map(score_view, views, itertools.repeat(calibrations)))
+
     def mean_scores(i: int, curve: str | None = None) -> dict[str, float]:
         chosen = [scores[i] for scores, view in zip(per_view, views) if curve in (None, view["curve"])]
         return {metric: finite_mean([s[metric] for s in chosen]) for metric in per_view[0][0]}

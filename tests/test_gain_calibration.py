@@ -1,11 +1,18 @@
 """The log-gain calibration: a per-pixel scale of the network's log gain, stored in the checkpoint."""
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
 from conftest import random_model
+from fhdr_cli.colour.transfer import srgb_to_linear
 from fhdr_cli.errors import WeightsError
+from fhdr_cli.io.hdr_files import write_hdr
 from fhdr_cli.inference.pipeline import Converter
 from fhdr_cli.network.checkpoint import load_checkpoint, save_checkpoint
 from fhdr_cli.network.fhdr import GainCalibration
@@ -36,7 +43,6 @@ def test_calibrated_output_is_the_log_gain_scaled_per_pixel():
         calibrated = model.infer(x, 2)
     base = x.clamp(min=0.05)  # where the sRGB decoding is not tiny, the log gains compare well
     mask = (x > 0.05).all(1, keepdim=True).expand_as(x)
-    from fhdr_cli.colour.transfer import srgb_to_linear
     gain, gain_calibrated = (torch.log(out / srgb_to_linear(base)) for out in (plain, calibrated))
     expected = gain * CALIBRATION.scale(x)
     assert torch.allclose(gain_calibrated[mask], expected[mask], atol=1e-4)
@@ -88,13 +94,6 @@ def test_a_damaged_calibration_is_a_weights_error(tmp_path, entry):
 
 
 def test_calibrate_gain_script_fits_a_pair_records_its_scenes_and_reports_each_camera_curve(weights_file, tmp_path):
-    import json
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    from fhdr_cli.io.hdr_files import write_hdr
-
     rng = np.random.default_rng(3)
     for name in ("alpha", "beta"):
         scene = rng.uniform(0.05, 0.6, (64, 128, 3)).astype(np.float32)

@@ -8,7 +8,7 @@ from fhdr_cli.simulation.scenes import Scene
 import torch
 
 from fhdr_cli.training.train import (LossWeights, SimulatedBatches, TrainSettings, hdr_loss, learning_rate, train,
-                                     training_dtype)
+                                     resolve_precision)
 
 
 def test_cosine_learning_rate_falls_from_peak_to_a_twentieth():
@@ -93,11 +93,11 @@ def test_negative_loss_weights_and_light_probability_are_usage_errors(tmp_path):
 
 def test_precision_auto_means_bf16_only_where_the_device_runs_it_natively(monkeypatch):
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
-    assert training_dtype("fp32", cuda) == torch.float32 and training_dtype("bf16", cpu) == torch.bfloat16
-    assert training_dtype("auto", cuda) == torch.bfloat16
+    assert resolve_precision("fp32", cuda) == "fp32" and resolve_precision("bf16", cpu) == "bf16"
+    assert resolve_precision("auto", cuda) == "bf16"
     monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)
-    assert training_dtype("auto", cpu) == torch.float32  # emulated bf16 would be slower than fp32
+    assert resolve_precision("auto", cpu) == "fp32"  # emulated bf16 would be slower than fp32
     monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True)
-    assert training_dtype("auto", cpu) == torch.bfloat16
+    assert resolve_precision("auto", cpu) == "bf16"
     with pytest.raises(UsageError, match="--precision"):
-        training_dtype("fp16", cpu)
+        resolve_precision("fp16", cpu)

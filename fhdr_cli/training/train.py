@@ -97,6 +97,7 @@ class LossWeights:
 
 
 LEGACY_LOSS = [0.1, 0.0, 0.0, 0.0]  # checkpoints saved before the weights were recorded (perceptual 0.1 only)
+LEGACY_VAL_PATCH = 96  # checkpoints saved before the validation crop size was recorded
 
 
 def hdr_loss(outputs: list[torch.Tensor], target: torch.Tensor, ldr: torch.Tensor, perceptual: Callable,
@@ -193,15 +194,16 @@ def learning_rate(s: TrainSettings, elapsed_fraction: float) -> float:
 PRECISIONS = ("auto", "fp32", "bf16")
 
 
-def training_dtype(precision: str, device: torch.device) -> torch.dtype:
-    """bf16 autocast halves a step's time on CUDA and on CPUs with native bf16 (AVX512-BF16, AMX:
-    2.2x here); elsewhere the CPU would emulate it, slower than fp32. Losses stay in fp32."""
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """"bf16" or "fp32". bf16 autocast halves a step's time on CUDA and on CPUs with native bf16
+    (AVX512-BF16, AMX: 2.2x here); elsewhere the CPU would emulate it, slower than fp32. Losses
+    stay in fp32."""
     if precision not in PRECISIONS:
         raise UsageError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision}")
     if precision == "auto":
         native = device.type == "cuda" or torch.ops.mkldnn._is_mkldnn_bf16_supported()
-        return torch.bfloat16 if native else torch.float32
-    return torch.bfloat16 if precision == "bf16" else torch.float32
+        return "bf16" if native else "fp32"
+    return precision
 
 
 def train(s: TrainSettings, on_step: Callable[[StepReport], None] = lambda r: None) -> Path:
@@ -219,7 +221,7 @@ def train(s: TrainSettings, on_step: Callable[[StepReport], None] = lambda r: No
             raise UsageError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(s, name)}")
     if not 0 <= s.light_probability <= 1:
         raise UsageError(f"--light-probability must be in [0, 1], got {s.light_probability}")
-    dtype = training_dtype(s.precision, device)
+    precision = resolve_precision(s.precision, device)
     folders = (s.data,) if isinstance(s.data, Path) else tuple(s.data)
     scenes = [scene for folder in folders for scene in load_scenes(folder)]
     names = [scene.name for scene in scenes]
@@ -244,9 +246,9 @@ def train(s: TrainSettings, on_step: Callable[[StepReport], None] = lambda r: No
                              "uncalibrated checkpoint and calibrate the result (scripts/calibrate_gain.py)")
         model, summary = ckpt.model, ckpt.training or summary
         step = int(ckpt.extra.get("step", summary["steps"]))
-        # validation scores are only comparable at the same iteration count and by the same measure
+        # validation scores are only comparable at the same iteration count, crops and measure
         same_task = (ckpt.extra.get("best_val_iterations") == s.iterations
-                     and ckpt.extra.get("best_val_patch", 96) == s.val_patch
+                     and ckpt.extra.get("best_val_patch", LEGACY_VAL_PATCH) == s.val_patch
                      and ckpt.extra.get("best_val_measure", "loss") == s.select
                      and ckpt.extra.get("best_val_loss_weights", LEGACY_LOSS) == list(astuple(loss_weights)))
         best_val = float(ckpt.extra.get("best_val", float("inf"))) if same_task else float("inf")
@@ -276,7 +278,7 @@ def train(s: TrainSettings, on_step: Callable[[StepReport], None] = lambda r: No
         "iterations": s.iterations, "patch": s.patch, "batch": s.batch, "val_patch": s.val_patch, "lr": s.lr, "lr_decay": s.lr_decay,
         "perceptual": "vgg19" if s.vgg_weights else f"ssim x{s.perceptual_weight}",
         "overshoot_weight": s.overshoot_weight, "log_weight": s.log_weight, "light_weight": s.light_weight,
-        "light_probability": s.light_probability, "precision": "bf16" if dtype == torch.bfloat16 else "fp32",
+        "light_probability": s.light_probability, "precision": precision,
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)",
         "start_step": step, "steps": 0, "seconds": 0.0,
         "train_scenes": [sc.name for sc in train_scenes], "val_scenes": [sc.name for sc in val_scenes],
@@ -285,7 +287,7 @@ def train(s: TrainSettings, on_step: Callable[[StepReport], None] = lambda r: No
     log_path = s.log or Path(s.out).with_suffix(".csv")
     log_path.parent.mkdir(parents=True, exist_ok=True)
     new_log = not log_path.exists()
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=dtype == torch.bfloat16)
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
 
     def to_device(images: torch.Tensor) -> torch.Tensor:
         return images.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
