@@ -2,13 +2,13 @@
 
     python scripts/calibrate_gain.py experiments/h100_step13858.pt --hdr data/rendered \
         --scenes render_0002,render_0005,render_0008,render_0011,render_0014,render_0017 --views 3 \
-        --well-exposed 0.3,0.5,0.7,0.85,1 --near-clipped 0.85,1,1.15 --jobs 2 --out runs/calibrated.pt
+        --well-exposed 0.3,0.5,0.7,0.85,1 --near-clipped 0.85,1,1.15 --detail-sigma 0,2 --jobs 2 --out runs/calibrated.pt
 
 The network predicts a log gain over the sRGB-decoded photo; `GainCalibration` (network/fhdr.py)
-scales it by `well_exposed` in well-exposed pixels and by `near_clipped` near clipping. Each pair of
-the grid is scored on the same simulated photos of the --hdr scenes as `fhdr evaluate` would make them
+scales it by `well_exposed` in well-exposed pixels and by `near_clipped` near clipping, and with
+`detail_sigma` > 0 keeps only the detail of the well-exposed log gain. Each point of the grid is scored on the same simulated photos of the --hdr scenes as `fhdr evaluate` would make them
 (the network runs once per photo; the calibrations are applied to its log gain). The rule, fixed
-before any run: the pair with the best mean rank over PSNR-mu, SSIM-mu, clipped PSNR-mu, HDR-FLIP and
+before any run: the calibration with the best mean rank over PSNR-mu, SSIM-mu, clipped PSNR-mu, HDR-FLIP and
 light error (ties: the lower HDR-FLIP). The scenes are recorded as a phase of the result, so
 `fhdr evaluate` skips them later: calibrate on scenes kept out of the evaluation you will report.
 """
@@ -59,6 +59,8 @@ def main() -> None:
     parser.add_argument("--scenes", help="comma-separated scene names in --hdr (default: all)")
     parser.add_argument("--well-exposed", type=floats, default=floats("0.3,0.5,0.7,0.85,1"))
     parser.add_argument("--near-clipped", type=floats, default=floats("0.85,1,1.15"))
+    parser.add_argument("--detail-sigma", type=floats, default=floats("0"),
+                        help="px; 0: the whole well-exposed log gain, else only its detail")
     parser.add_argument("--knees", type=floats, default=floats("0.85,0.99"), help="knee_low,knee_high")
     parser.add_argument("--iterations", type=int, default=4)
     parser.add_argument("--views", type=int, default=4)
@@ -90,8 +92,8 @@ def main() -> None:
     print()
 
     knee_low, knee_high = args.knees
-    calibrations = [GainCalibration(w, c, knee_low, knee_high)
-                    for w, c in itertools.product(args.well_exposed, args.near_clipped)]
+    calibrations = [GainCalibration(w, c, knee_low, knee_high, sigma)
+                    for sigma, w, c in itertools.product(args.detail_sigma, args.well_exposed, args.near_clipped)]
     # spawn: a forked child of a process whose OpenMP threads ran can deadlock
     with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         per_view = list(pool.map(score_view, views, itertools.repeat(calibrations)))
@@ -107,11 +109,11 @@ def main() -> None:
         ranks += values.argsort().argsort()
     best = min(range(len(calibrations)), key=lambda i: (ranks[i], means[i]["hdr_flip"]))
 
-    print("| well-exposed | near-clipped | PSNR-mu | SSIM-mu | clipped PSNR-mu | HDR-FLIP | light error | mean rank |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| detail sigma | well-exposed | near-clipped | PSNR-mu | SSIM-mu | clipped PSNR-mu | HDR-FLIP | light error | mean rank |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for i, (calibration, m) in enumerate(zip(calibrations, means)):
         mark = " **chosen**" if i == best else ""
-        print(f"| {calibration.well_exposed:g} | {calibration.near_clipped:g} | {m['psnr_mu']:.2f} | "
+        print(f"| {calibration.detail_sigma:g} | {calibration.well_exposed:g} | {calibration.near_clipped:g} | {m['psnr_mu']:.2f} | "
               f"{m['ssim_mu']:.4f} | {m['psnr_mu_clipped']:.2f} | {m['hdr_flip']:.4f} | {m['light_error']:.2f} | "
               f"{ranks[i] / len(RANKED) + 1:.1f}{mark} |")
     if args.report:
@@ -122,8 +124,8 @@ def main() -> None:
 
     model.gain_calibration = calibrations[best]
     phase = {
-        "calibration": f"log gain x{calibrations[best].well_exposed:g} well exposed, x{calibrations[best].near_clipped:g} "
-                       f"near clipping (best mean rank of {len(calibrations)} on {len(views)} photos)",
+        "calibration": f"log gain x{calibrations[best].well_exposed:g} well exposed (detail sigma "
+                       f"{calibrations[best].detail_sigma:g} px), x{calibrations[best].near_clipped:g} near clipping (best mean rank of {len(calibrations)} on {len(views)} photos)",
         "gain_calibration": calibrations[best].as_dict(), "train_scenes": sorted(scenes), "steps": 0, "seconds": 0.0,
     }
     training = converter.training

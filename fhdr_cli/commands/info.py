@@ -7,7 +7,6 @@ import textwrap
 
 import typer
 
-from ..network.fhdr import receptive_radius
 from ..network.checkpoint import load_checkpoint
 from . import Weights, console, report_errors
 
@@ -33,7 +32,7 @@ def info_command(
         "config": model.cfg.as_dict(),
         "gain_calibration": None if model.gain_calibration.is_identity else model.gain_calibration.as_dict(),
         "parameters": params,
-        "receptive_radius": {n: receptive_radius(n, model.cfg) for n in range(1, model.max_iterations + 1)},
+        "receptive_radius": {n: model.context_radius(n) for n in range(1, model.max_iterations + 1)},
         "weights": str(ckpt.path),
         "sha256": ckpt.sha256,
         "training": {k: v for k, v in training.items() if k != "phases"},
@@ -77,4 +76,6 @@ def wrap_entries(label: str, entries: list[str], indent: int = 4) -> list[str]:
 
 
 def _value(v: object) -> str:
+    if isinstance(v, dict):  # a calibration's fields, as the file's own calibration line reads
+        return "(" + ", ".join(f"{k} {_value(x)}" for k, x in v.items()) + ")"
     return f"{v:.4g}" if isinstance(v, float) else str(v)

@@ -31,7 +31,7 @@ from ..errors import FhdrError, InputError, UsageError
 from ..network.fused import FusedFHDR, Workspace, onednn_available
 from ..io.hdr_files import write_hdr
 from ..io.ultrahdr import DEFAULT_MAX_BOOST_STOPS, is_ultrahdr_path, output_format, ultrahdr_file
-from ..network.fhdr import FHDR, receptive_radius
+from ..network.fhdr import FHDR
 from ..io.photo import LdrImage, read_ldr
 from ..colour.transfer import anchor_scale
 from .tile import Tile, auto_tile_size, batch_tiles, crop_core, iter_windows, plan_tiles
@@ -254,7 +254,7 @@ class Converter:
 
     @property
     def radius(self) -> int:
-        return receptive_radius(self.iterations, self.model.cfg)
+        return self.model.context_radius(self.iterations)
 
     def _activation_budget(self, height: int, width: int) -> tuple[int, int] | None:
         """(bytes for activations, bytes per window pixel) for this photo; None: it runs whole."""

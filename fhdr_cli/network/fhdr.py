@@ -22,6 +22,7 @@ last layer starts training from the "sRGB decoding only" answer.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import torch
@@ -32,6 +33,8 @@ from ..colour.transfer import srgb_to_linear
 
 # exp(LOG_GAIN_MAX) ~ 2^17 above the input: far past any real highlight, still finite in half floats
 LOG_GAIN_MIN, LOG_GAIN_MAX = -8.0, 12.0
+# the detail's local mean: a Gaussian cut at 4 sigma (the tiles' overlap grows by that), sigma at most 16 px
+DETAIL_TRUNCATE, MAX_DETAIL_SIGMA = 4.0, 16.0
 
 
 @dataclass(frozen=True)
@@ -55,38 +58,82 @@ class GainCalibration:
     Near clipping it brings back the light the photo lost, which only the network knows. Scaling the
     two apart lets a calibration damp the first and keep the second: the scale is `well_exposed`
     where the photo's brightest channel is at most `knee_low`, `near_clipped` from `knee_high` up,
-    and a smoothstep between. It depends on the pixel alone, so tiled output stays exact.
+    and a smoothstep between.
+
+    `detail_sigma` > 0 keeps only the detail of the well-exposed log gain: its deviation from its
+    local mean (Gaussian, `detail_sigma` px, over well-exposed pixels). The photo recorded those
+    pixels' brightness; the network's slow shifts of it there are guesses that cost HDR-FLIP and
+    SSIM-mu, while its fine detail (8-bit steps, noise and JPEG blocks smoothed away) is what
+    raises SSIM-mu (model card, session 9). The mean reads `radius` pixels around each pixel, which
+    the tiles' overlap adds, so tiled output stays exact.
     """
 
     well_exposed: float = 1.0
     near_clipped: float = 1.0
     knee_low: float = 0.85
     knee_high: float = 0.99
+    detail_sigma: float = 0.0
 
     def __post_init__(self) -> None:
         if not (0.0 <= self.well_exposed <= 4.0 and 0.0 <= self.near_clipped <= 4.0
-                and 0.0 <= self.knee_low < self.knee_high <= 1.0):
+                and 0.0 <= self.knee_low < self.knee_high <= 1.0 and 0.0 <= self.detail_sigma <= MAX_DETAIL_SIGMA):
             raise ValueError(f"gain calibration out of range: {self}")
 
     @property
     def is_identity(self) -> bool:
-        return self.well_exposed == self.near_clipped == 1.0
+        return self.well_exposed == self.near_clipped == 1.0 and self.detail_sigma == 0.0
+
+    @property
+    def radius(self) -> int:
+        """Pixels of context the calibrated log gain reads on each side of a pixel."""
+        return math.ceil(DETAIL_TRUNCATE * self.detail_sigma)
+
+    def near_clipping(self, ldr: torch.Tensor) -> torch.Tensor:
+        """(N, 3, H, W) photo in [0, 1] -> (N, 1, H, W): 0 where well exposed, 1 near clipping."""
+        t = ((ldr.amax(1, keepdim=True) - self.knee_low) / (self.knee_high - self.knee_low)).clamp(0.0, 1.0)
+        return t * t * (3.0 - 2.0 * t)
 
     def scale(self, ldr: torch.Tensor) -> torch.Tensor:
         """(N, 3, H, W) photo in [0, 1] -> (N, 1, H, W) factor for its log gain."""
-        t = ((ldr.amax(1, keepdim=True) - self.knee_low) / (self.knee_high - self.knee_low)).clamp(0.0, 1.0)
-        return self.well_exposed + (self.near_clipped - self.well_exposed) * (t * t * (3.0 - 2.0 * t))
+        return self.well_exposed + (self.near_clipped - self.well_exposed) * self.near_clipping(ldr)
+
+    def apply(self, ldr: torch.Tensor, log_gain: torch.Tensor) -> torch.Tensor:
+        """The calibrated log gain: scaled per zone, and in well-exposed pixels without its local mean."""
+        if self.is_identity:
+            return log_gain
+        calibrated = log_gain * self.scale(ldr)
+        if self.detail_sigma:
+            well_exposed = 1.0 - self.near_clipping(ldr)
+            local_mean = _weighted_gaussian_mean(log_gain, well_exposed, self.detail_sigma, self.radius)
+            calibrated = calibrated - self.well_exposed * well_exposed * local_mean
+        return calibrated
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+def _weighted_gaussian_mean(x: torch.Tensor, weight: torch.Tensor, sigma: float, radius: int) -> torch.Tensor:
+    """Gaussian mean of `x` (N, C, H, W) weighted by `weight` (N, 1, H, W), in float32 whatever the
+    autocast; borders replicate, so that a window cut at the photo's edge sees what the whole photo does."""
+    with torch.autocast(x.device.type, enabled=False):
+        taps = torch.arange(-radius, radius + 1, dtype=torch.float32, device=x.device)
+        kernel = torch.exp(-0.5 * (taps / sigma) ** 2)
+        kernel = kernel / kernel.sum()
+
+        def blur(t: torch.Tensor) -> torch.Tensor:
+            c = t.shape[1]
+            t = F.conv2d(F.pad(t, (radius, radius, 0, 0), mode="replicate"), kernel.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
+            return F.conv2d(F.pad(t, (0, 0, radius, radius), mode="replicate"), kernel.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+
+        x, weight = x.float(), weight.float()
+        return blur(x * weight) / blur(weight).clamp_min(1e-6)
 
 
 def hdr_from_log_gain(ldr: torch.Tensor, log_gain: torch.Tensor, calibration: GainCalibration) -> torch.Tensor:
     """The output head's last step, shared by every engine: sRGB-decoded photo x exp(calibrated log gain).
     In float32: under bf16 autocast exp() would round every output by up to 0.4 %."""
     ldr, log_gain = ldr.float(), log_gain.float()
-    if not calibration.is_identity:
-        log_gain = log_gain * calibration.scale(ldr)
+    log_gain = calibration.apply(ldr, log_gain)
     return srgb_to_linear(ldr) * torch.exp(log_gain.clamp(LOG_GAIN_MIN, LOG_GAIN_MAX))
 
 
@@ -175,6 +222,10 @@ class FHDR(nn.Module):
             hidden, local_hidden = self.feedback(features, hidden, local_hidden)
             if every_iteration or i == iterations - 1:
                 yield self._reconstruct(ldr, hidden + feb1)
+
+    def context_radius(self, iterations: int) -> int:
+        """Pixels of context one output pixel depends on, per side: the network's and the calibration's."""
+        return receptive_radius(iterations, self.cfg) + self.gain_calibration.radius
 
     def network_input(self, ldr: torch.Tensor) -> torch.Tensor:
         """What the first convolution sees: the photo in [0, 1] as it is."""
