@@ -101,9 +101,10 @@ class GainCalibration:
         """The calibrated log gain: scaled per zone, and in well-exposed pixels without its local mean."""
         if self.is_identity:
             return log_gain
-        calibrated = log_gain * self.scale(ldr)
+        near_clipping = self.near_clipping(ldr)
+        calibrated = log_gain * (self.well_exposed + (self.near_clipped - self.well_exposed) * near_clipping)
         if self.detail_sigma:
-            well_exposed = 1.0 - self.near_clipping(ldr)
+            well_exposed = 1.0 - near_clipping
             local_mean = _weighted_gaussian_mean(log_gain, well_exposed, self.detail_sigma, self.radius)
             calibrated = calibrated - self.well_exposed * well_exposed * local_mean
         return calibrated
@@ -119,14 +120,13 @@ def _weighted_gaussian_mean(x: torch.Tensor, weight: torch.Tensor, sigma: float,
         taps = torch.arange(-radius, radius + 1, dtype=torch.float32, device=x.device)
         kernel = torch.exp(-0.5 * (taps / sigma) ** 2)
         kernel = kernel / kernel.sum()
-
-        def blur(t: torch.Tensor) -> torch.Tensor:
-            c = t.shape[1]
-            t = F.conv2d(F.pad(t, (radius, radius, 0, 0), mode="replicate"), kernel.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
-            return F.conv2d(F.pad(t, (0, 0, radius, radius), mode="replicate"), kernel.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
-
         x, weight = x.float(), weight.float()
-        return blur(x * weight) / blur(weight).clamp_min(1e-6)
+        # numerator and denominator in one separable pass (depthwise convolutions run fastest contiguous)
+        stack = torch.cat((x * weight, weight), dim=1).contiguous()
+        c = stack.shape[1]
+        stack = F.conv2d(F.pad(stack, (radius, radius, 0, 0), mode="replicate"), kernel.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
+        stack = F.conv2d(F.pad(stack, (0, 0, radius, radius), mode="replicate"), kernel.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+        return stack[:, :-1] / stack[:, -1:].clamp_min(1e-6)
 
 
 def hdr_from_log_gain(ldr: torch.Tensor, log_gain: torch.Tensor, calibration: GainCalibration) -> torch.Tensor:
