@@ -95,14 +95,17 @@ class GainCalibration:
 
     def scale(self, ldr: torch.Tensor) -> torch.Tensor:
         """(N, 3, H, W) photo in [0, 1] -> (N, 1, H, W) factor for its log gain."""
-        return self.well_exposed + (self.near_clipped - self.well_exposed) * self.near_clipping(ldr)
+        return self._scale(self.near_clipping(ldr))
+
+    def _scale(self, near_clipping: torch.Tensor) -> torch.Tensor:
+        return self.well_exposed + (self.near_clipped - self.well_exposed) * near_clipping
 
     def apply(self, ldr: torch.Tensor, log_gain: torch.Tensor) -> torch.Tensor:
         """The calibrated log gain: scaled per zone, and in well-exposed pixels without its local mean."""
         if self.is_identity:
             return log_gain
         near_clipping = self.near_clipping(ldr)
-        calibrated = log_gain * (self.well_exposed + (self.near_clipped - self.well_exposed) * near_clipping)
+        calibrated = log_gain * self._scale(near_clipping)
         if self.detail_sigma:
             well_exposed = 1.0 - near_clipping
             local_mean = _weighted_gaussian_mean(log_gain, well_exposed, self.detail_sigma, self.radius)
