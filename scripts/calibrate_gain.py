@@ -6,10 +6,11 @@
 
 The network predicts a log gain over the sRGB-decoded photo; `GainCalibration` (network/fhdr.py)
 scales it by `well_exposed` in well-exposed pixels and by `near_clipped` near clipping, and with
-`detail_sigma` > 0 keeps only the detail of the well-exposed log gain. Each point of the grid is scored on the same simulated photos of the --hdr scenes as `fhdr evaluate` would make them
-(the network runs once per photo; the calibrations are applied to its log gain). The rule, fixed
-before any run: the calibration with the best mean rank over PSNR-mu, SSIM-mu, clipped PSNR-mu, HDR-FLIP and
-light error (ties: the lower HDR-FLIP). The scenes are recorded as a phase of the result, so
+`detail_sigma` > 0 keeps only the detail of the well-exposed log gain. Each point of the grid is
+scored on the same simulated photos of the --hdr scenes as `fhdr evaluate` would make them (the
+network runs once per photo; the calibrations are applied to its log gain). The rule, fixed before
+any run: the calibration with the best mean rank over PSNR-mu, SSIM-mu, clipped PSNR-mu, HDR-FLIP
+and light error (ties: the lower HDR-FLIP). The scenes are recorded as a phase of the result, so
 `fhdr evaluate` skips them later: calibrate on scenes kept out of the evaluation you will report.
 """
 
@@ -122,15 +123,16 @@ def main() -> None:
         args.report.write_text(json.dumps([{**c.as_dict(), **m, "by_curve": {k: mean_scores(i, k) for k in curves}}
                                            for i, (c, m) in enumerate(zip(calibrations, means))], indent=1))
 
-    model.gain_calibration = calibrations[best]
+    chosen = calibrations[best]
+    model.gain_calibration = chosen
     phase = {
-        "calibration": f"log gain x{calibrations[best].well_exposed:g} well exposed (detail sigma "
-                       f"{calibrations[best].detail_sigma:g} px), x{calibrations[best].near_clipped:g} near clipping (best mean rank of {len(calibrations)} on {len(views)} photos)",
-        "gain_calibration": calibrations[best].as_dict(), "train_scenes": sorted(scenes), "steps": 0, "seconds": 0.0,
+        "calibration": f"log gain x{chosen.well_exposed:g} well exposed (detail sigma {chosen.detail_sigma:g} px), "
+                       f"x{chosen.near_clipped:g} near clipping (best mean rank of {len(calibrations)} on {len(views)} photos)",
+        "gain_calibration": chosen.as_dict(), "train_scenes": sorted(scenes), "steps": 0, "seconds": 0.0,
     }
     training = converter.training
     save_checkpoint(args.out, model, {**training, "phases": [*training.get("phases", []), phase]})
-    print(f"{calibrations[best]} -> {args.out}")
+    print(f"{chosen} -> {args.out}")
 
 
 if __name__ == "__main__":
