@@ -147,6 +147,12 @@ def test_the_fused_engine_refuses_their_weights(authors_file):
         Converter.load(weights=authors_file, device="cpu", engine="fused")
 
 
+def test_highlights_are_refused_for_their_weights_which_have_no_log_gain(authors_file):
+    with pytest.raises(UsageError, match="--highlights"):
+        Converter.load(weights=authors_file, device="cpu", highlights=1.5)
+    assert Converter.load(weights=authors_file, device="cpu", highlights=1.0).highlights == 1.0
+
+
 def test_cli_converts_with_their_weights_and_info_names_the_architecture(tmp_path, authors_file, photo):
     src, dst = tmp_path / "photo.png", tmp_path / "photo.exr"
     write_photo(src, photo)

@@ -158,6 +158,29 @@ def test_exposure_one_stop_doubles_the_values(jpg, weights_file):
     np.testing.assert_allclose(b, 2 * a, rtol=1e-6, atol=1e-7)
 
 
+def test_highlights_brighten_the_clipped_lamp_in_convert_and_batch_alike_and_are_recorded(photo, weights_file, tmp_path):
+    (tmp_path / "in").mkdir()
+    png = tmp_path / "in" / "photo.png"  # lossless: the lamp stays exactly 255
+    write_photo(png, photo)
+    base, bright = tmp_path / "h1.exr", tmp_path / "h2.hdr"
+    ok(fhdr("convert", png, "-o", base, "-n", "1", "--float32", weights=weights_file))
+    ok(fhdr("convert", png, "-o", bright, "-n", "1", "--highlights", "2", weights=weights_file))
+    assert bright.read_bytes().split(b"\n")[2].endswith(b"; highlights x2")
+    out_dir = tmp_path / "batch_out"
+    ok(fhdr("batch", png.parent, out_dir, "-n", "1", "--float32", "--highlights", "2", weights=weights_file))
+    a, b = read_hdr(base), read_hdr(out_dir / "photo.exr")
+    lamp = np.s_[5:15, 30:45]  # clipped in the photo: the log gain there doubles
+    np.testing.assert_allclose(np.log(b[lamp]), 2 * np.log(a[lamp]), atol=1e-4)  # sRGB decoding of 255 is 1
+    assert not np.allclose(a[lamp], b[lamp])
+    np.testing.assert_allclose(read_hdr(bright)[lamp], b[lamp], rtol=0.02)  # .hdr: 8-bit mantissas
+
+
+def test_highlights_out_of_range_exit_2_in_one_line(jpg, weights_file):
+    result = fhdr("convert", jpg, "-o", jpg.with_name("no.exr"), "--highlights", "5", weights=weights_file)
+    assert result.exit_code == 2 and not jpg.with_name("no.exr").exists()
+    assert err(result).strip().count("\n") == 0 and "--highlights must be 0..3" in err(result)
+
+
 def test_refuses_to_overwrite_and_keeps_the_old_bytes(jpg, weights_file):
     out = jpg.with_name("taken.exr")
     out.write_bytes(b"precious old bytes")

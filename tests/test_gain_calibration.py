@@ -1,5 +1,6 @@
 """The log-gain calibration: a per-pixel scale of the network's log gain, stored in the checkpoint."""
 
+import functools
 import json
 import subprocess
 import sys
@@ -11,7 +12,7 @@ import torch
 
 from conftest import random_model
 from fhdr_cli.colour.transfer import srgb_to_linear
-from fhdr_cli.errors import WeightsError
+from fhdr_cli.errors import UsageError, WeightsError
 from fhdr_cli.io.hdr_files import write_hdr
 from fhdr_cli.inference.pipeline import Converter
 from fhdr_cli.network.checkpoint import load_checkpoint, save_checkpoint
@@ -92,6 +93,40 @@ def test_the_checkpoint_keeps_the_calibration_and_the_converter_tiles_exactly_wi
     assert tiler.radius == receptive_radius(2, model.cfg) + calibration.radius  # the overlap covers the detail's mean
     tiled = tiler(image)
     assert np.abs(tiled - whole).max() <= 1e-4 * max(1.0, np.abs(whole).max())
+
+
+@pytest.mark.parametrize("engine", ["plain", "fused"])
+def test_highlights_multiply_the_log_gain_near_clipping_and_leave_the_shared_checkpoint_alone(tmp_path, engine):
+    from fhdr_cli.network.fused import onednn_available
+
+    if engine == "fused" and not onednn_available():
+        pytest.skip("this torch build has no oneDNN")
+    model = random_model(4)
+    model.gain_calibration = DETAILED
+    path = tmp_path / "calibrated.pt"
+    save_checkpoint(path, model, {"phases": []})
+    image = np.random.default_rng(5).integers(20, 200, (40, 52, 3), dtype=np.uint8)
+    image[8:20, 10:30] = 255  # a clipped lamp
+    load = functools.partial(Converter.load, weights=path, device="cpu", iterations=2, engine=engine)
+    plain = load()(image)
+    brighter_converter = load(highlights=1.5)
+    brighter = brighter_converter(image)
+    decoded = srgb_to_linear(torch.from_numpy(image / 255.0)).numpy()
+    lamp = np.s_[8:20, 10:30]  # near clipping: the whole log gain is scaled there, nothing else
+    np.testing.assert_allclose(np.log(brighter[lamp] / decoded[lamp]), 1.5 * np.log(plain[lamp] / decoded[lamp]),
+                               atol=2e-4)
+    assert np.abs(np.log(plain[lamp] / decoded[lamp])).max() > 0.01  # the network does lift the lamp
+    well_exposed = np.s_[28:, :]  # well exposed and more than the detail's reach from the lamp
+    np.testing.assert_array_equal(brighter[well_exposed], plain[well_exposed])
+    assert brighter_converter.calibration.near_clipped == pytest.approx(1.5 * DETAILED.near_clipped)
+    assert load_checkpoint(path).model.gain_calibration == DETAILED
+    np.testing.assert_array_equal(load()(image), plain)  # the cached checkpoint kept its calibration
+
+
+@pytest.mark.parametrize("highlights", [-0.5, 3.5])
+def test_highlights_out_of_range_are_a_usage_error(highlights):
+    with pytest.raises(UsageError, match="--highlights"):
+        Converter.load(device="cpu", highlights=highlights)
 
 
 def test_an_uncalibrated_checkpoint_has_none_and_writes_none(tmp_path):

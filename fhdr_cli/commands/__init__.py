@@ -88,6 +88,10 @@ Half = Annotated[bool, typer.Option("--half", help="fp16 autocast (CUDA only).")
 Threads = Annotated[Optional[int], typer.Option("--threads", help="CPU threads (default: one per core).")]
 Weights = Annotated[Optional[Path], typer.Option("--weights", help="FHDR checkpoint to use instead of the shipped one.")]
 Exposure = Annotated[float, typer.Option("--exposure", help="Shift the result by this many stops (EV).")]
+Highlights = Annotated[float, typer.Option(
+    "--highlights", metavar="FACTOR",
+    help="Scale the light recovered in clipped highlights: 1.3 lifts a lamp the network puts 4 stops "
+         "above the photo to 5.2 stops (0: none; 0-3).")]
 Float32 = Annotated[bool, typer.Option("--float32", help="Write 32-bit float EXR instead of half.")]
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace existing output files.")]
 ColourSpaceOption = Annotated[str, typer.Option(

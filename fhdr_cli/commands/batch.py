@@ -19,8 +19,8 @@ from ..inference.shard import parse_shard, read_file_list, scheduler_shard
 from ..io.atomic import check_writable_dir
 from ..io.ultrahdr import parse_max_boost
 from . import (
-    ColourSpaceOption, Compile, Device, Exposure, Float32, Half, Iterations, MaxBoost, Memory, Overwrite, Threads,
-    Tile, Weights, Wrap, err_console, print_table, report_errors,
+    ColourSpaceOption, Compile, Device, Exposure, Float32, Half, Highlights, Iterations, MaxBoost, Memory, Overwrite,
+    Threads, Tile, Weights, Wrap, err_console, print_table, report_errors,
 )
 
 
@@ -59,6 +59,7 @@ def batch_command(
     half: Half = False,
     threads: Threads = None,
     exposure: Exposure = 0.0,
+    highlights: Highlights = 1.0,
     float32: Float32 = False,
     weights: Weights = None,
     wrap: Wrap = False,
@@ -86,7 +87,7 @@ def batch_command(
         err_console.print(f"fhdr: no JPEG/PNG files in {in_dir}", markup=False)
         return
     options = {"weights": weights and weights.absolute(), "iterations": iterations, "tile": tile, "half": half,
-               "exposure_ev": exposure, "memory_budget": memory, "wrap": wrap, "colour_space": colour_space,
+               "exposure_ev": exposure, "highlights": highlights, "memory_budget": memory, "wrap": wrap, "colour_space": colour_space,
                "compile": compile}
     if ray is None:
         converter = Converter.load(device=device, threads=threads, **options)

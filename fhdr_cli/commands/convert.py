@@ -13,8 +13,8 @@ from ..errors import UsageError
 from ..inference.pipeline import Converter, check_output, convert_file
 from ..io.ultrahdr import parse_max_boost
 from . import (
-    ColourSpaceOption, Device, Exposure, Float32, Half, Iterations, MaxBoost, Memory, Overwrite, Threads,
-    Tile, Weights, Wrap, err_console, report_errors,
+    ColourSpaceOption, Device, Exposure, Float32, Half, Highlights, Iterations, MaxBoost, Memory, Overwrite,
+    Threads, Tile, Weights, Wrap, err_console, report_errors,
 )
 
 
@@ -29,6 +29,7 @@ def convert_command(
     half: Half = False,
     threads: Threads = None,
     exposure: Exposure = 0.0,
+    highlights: Highlights = 1.0,
     float32: Float32 = False,
     overwrite: Overwrite = False,
     weights: Weights = None,
@@ -47,7 +48,7 @@ def convert_command(
         raise UsageError(f"{dst}: already exists (use --overwrite)")
     converter = Converter.load(weights=weights, device=device, iterations=iterations, tile=tile, half=half,
                                threads=threads, exposure_ev=exposure, memory_budget=memory, wrap=wrap,
-                               colour_space=colour_space)
+                               colour_space=colour_space, highlights=highlights)
     # Not on a terminal (a log, a pipe) the transient bar would leave a stray blank line.
     with Progress(console=err_console, transient=True, disable=not err_console.is_terminal) as progress:
         task = progress.add_task(f"converting {src.name}", total=None)

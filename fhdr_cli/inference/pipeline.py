@@ -5,7 +5,8 @@
 
 Output convention: pixels well exposed in the photo equal its sRGB decoding
 (within a few percent); recovered highlights go above 1.0. ``exposure_ev``
-multiplies the result by 2**EV.
+multiplies the result by 2**EV; ``highlights`` multiplies the stops that the
+recovered highlights rise above the photo.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from ..errors import FhdrError, InputError, UsageError
 from ..network.fused import FusedFHDR, Workspace, onednn_available
 from ..io.hdr_files import write_hdr
 from ..io.ultrahdr import DEFAULT_MAX_BOOST_STOPS, is_ultrahdr_path, output_format, ultrahdr_file
-from ..network.fhdr import FHDR
+from ..network.fhdr import FHDR, GainCalibration
 from ..io.photo import LdrImage, read_ldr
 from ..colour.transfer import anchor_scale
 from .tile import Tile, auto_tile_size, batch_tiles, crop_core, iter_windows, plan_tiles
@@ -58,6 +59,8 @@ CUDA_ACTIVATION_BYTES_PER_PIXEL = {"float32": 3200, "float16": 1600}
 # the margins small; on an 80 GB card a 12 MP photo runs whole in half precision).
 CUDA_FREE_MEMORY_FRACTION = 0.5
 ENGINES = ("auto", "fused", "plain")
+# --highlights: x3 already puts a highlight that the network lifts by 4 stops 12 stops up
+MAX_HIGHLIGHTS = 3.0
 # The authors' network's output scale is fitted on at most this many pixels of the photo (a subsample).
 ANCHOR_PIXELS = 1 << 20
 
@@ -177,6 +180,8 @@ class Converter:
     memory_budget: int | None = None  # bytes per conversion on the CPU; None = whole when small, else 1.4 GiB
     half: bool = False
     exposure_ev: float = 0.0
+    # x the log gain near clipping (the light recovered in clipped highlights); 1: as the weights were calibrated
+    highlights: float = 1.0
     engine: str = "auto"  # "fused" (CPU oneDNN), "plain" (the nn.Module), or "auto" = fused where possible
     wrap: bool = False  # 360-degree panoramas: the left and right borders meet (no seam there)
     colour_space: str = "rec709"  # of the output: a key of colour_space.OUTPUT_SPACES
@@ -193,7 +198,7 @@ class Converter:
     def load(cls, weights: Path | None = None, device: str = "auto", iterations: int = 4,
              tile: int | None = None, half: bool = False, threads: int | None = None, exposure_ev: float = 0.0,
              memory_budget: int | None = None, engine: str = "auto", wrap: bool = False,
-             colour_space: str = "rec709", compile: bool = False) -> "Converter":
+             colour_space: str = "rec709", compile: bool = False, highlights: float = 1.0) -> "Converter":
         dev = resolve_device(device)
         if compile and dev.type != "cuda":
             raise UsageError("--compile needs --device cuda (on the CPU the fused engine beats compiled code)")
@@ -209,6 +214,8 @@ class Converter:
             raise UsageError(f"--iterations must be 1..{FHDR.max_iterations}, got {iterations}")
         if tile is not None and tile < 16:
             raise UsageError(f"--tile must be at least 16 pixels, got {tile}")
+        if not 0.0 <= highlights <= MAX_HIGHLIGHTS:
+            raise UsageError(f"--highlights must be 0..{MAX_HIGHLIGHTS:g}, got {highlights:g}")
         set_threads(threads)
         if dev.type == "cuda":
             torch.backends.cudnn.benchmark = True
@@ -225,7 +232,7 @@ class Converter:
         checkpoint.model.to(dev, memory_format=torch.channels_last)
         return cls(checkpoint=checkpoint, device=dev, iterations=iterations, tile=tile, half=half,
                    exposure_ev=exposure_ev, memory_budget=memory_budget, engine=engine, wrap=wrap,
-                   colour_space=colour_space, compile=compile)
+                   colour_space=colour_space, compile=compile, highlights=highlights)
 
     def __post_init__(self) -> None:
         # The fused oneDNN path is CPU float32 only; CUDA runs the plain model under cuDNN.
@@ -233,8 +240,17 @@ class Converter:
             fusable = self.device.type == "cpu" and onednn_available() and self.model.architecture == "ours"
             self.engine = "fused" if fusable else "plain"
         self._fused = FusedFHDR(self.model) if self.engine == "fused" else None
+        if self.highlights != 1.0 and self.model.architecture != "ours":
+            raise UsageError("--highlights scales this project's log gain; the authors' weights have none")
+        # the converter's own copy: the checkpoint is shared (cached) with every other converter
+        try:
+            self.calibration: GainCalibration = self.model.gain_calibration.with_highlights(self.highlights)
+        except ValueError:
+            raise UsageError(f"--highlights {self.highlights:g} is too much for these weights' calibration "
+                             f"({self.model.gain_calibration.near_clipped:g} near clipping already)") from None
         # compiled on the first call of each window shape; dynamic=False: one specialised graph each
-        self._compiled = torch.compile(self.model.infer, dynamic=False) if self.compile else None
+        infer = functools.partial(self.model.infer, calibration=self.calibration)
+        self._compiled = torch.compile(infer, dynamic=False) if self.compile else None
 
     @property
     def model(self) -> FHDR:
@@ -402,19 +418,22 @@ class Converter:
     def _run(self, ldr: torch.Tensor, workspace: Workspace | None = None) -> torch.Tensor:
         ldr = ldr.to(self.device).contiguous(memory_format=torch.channels_last)
         if self._fused is not None:
-            return self._fused.infer(ldr, self.iterations, workspace)
+            return self._fused.infer(ldr, self.iterations, workspace, self.calibration)
         with torch.autocast("cuda", dtype=torch.float16, enabled=self.half):
-            return (self._compiled or self.model.infer)(ldr, self.iterations)
+            if self._compiled is not None:
+                return self._compiled(ldr, self.iterations)
+            return self.model.infer(ldr, self.iterations, self.calibration)
 
 
 def convert(image: np.ndarray, *, iterations: int = 4, exposure_ev: float = 0.0, tile: int | None = None,
             device: str = "auto", weights: Path | None = None, wrap: bool = False,
-            colour_space: str = "rec709") -> np.ndarray:
+            colour_space: str = "rec709", highlights: float = 1.0) -> np.ndarray:
     """One LDR image (HxW[xC] uint8/uint16, or float in [0, 1]; sRGB) -> HxWx3 float32 scene-linear HDR
     in linear Rec.709 or ``colour_space="acescg"``. ``wrap=True`` for 360-degree panoramas, whose
-    left and right borders meet."""
+    left and right borders meet. ``highlights=1.3``: the recovered highlights rise 1.3 times as many
+    stops above the photo (brighter lights, at some risk of over-bright skies and walls)."""
     return Converter.load(weights=weights, device=device, iterations=iterations, tile=tile, exposure_ev=exposure_ev,
-                          wrap=wrap, colour_space=colour_space)(image)
+                          wrap=wrap, colour_space=colour_space, highlights=highlights)(image)
 
 
 def convert_file(src: Path | str, dst: Path | str, converter: Converter | None = None, *, overwrite: bool = False,
@@ -493,5 +512,7 @@ def file_description(src: Path, converter: Converter, image: LdrImage) -> dict:
         parts.append("360-degree wrap")
     if converter.exposure_ev:
         parts.append(f"exposure {converter.exposure_ev:+g} EV")
+    if converter.highlights != 1.0:
+        parts.append(f"highlights x{converter.highlights:g}")
     return {"chromaticities": converter.output_space.chromaticities, "comments": "; ".join(parts),
             "capture": image.capture}

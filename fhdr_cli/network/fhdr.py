@@ -23,7 +23,7 @@ last layer starts training from the "sRGB decoding only" answer.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -111,6 +111,11 @@ class GainCalibration:
             local_mean = _weighted_gaussian_mean(log_gain, well_exposed, self.detail_sigma, self.radius)
             calibrated = calibrated - self.well_exposed * well_exposed * local_mean
         return calibrated
+
+    def with_highlights(self, factor: float) -> "GainCalibration":
+        """This calibration with the log gain near clipping `factor` times as large: the user's say on how
+        bright the recovered light comes out (a highlight lifted by 4 stops comes out 4 x factor stops up)."""
+        return replace(self, near_clipped=self.near_clipped * factor)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -211,11 +216,12 @@ class FHDR(nn.Module):
         """Every iteration's HDR image (for training with the loss averaged over iterations)."""
         return list(self._run(ldr, iterations, every_iteration=True))
 
-    def infer(self, ldr: torch.Tensor, iterations: int = 4) -> torch.Tensor:
-        """The last iteration's HDR image only; skips the reconstruction block on the others."""
-        return next(self._run(ldr, iterations, every_iteration=False))
+    def infer(self, ldr: torch.Tensor, iterations: int = 4, calibration: GainCalibration | None = None) -> torch.Tensor:
+        """The last iteration's HDR image only; skips the reconstruction block on the others.
+        `calibration` replaces the checkpoint's for this call (the converter's `highlights`)."""
+        return next(self._run(ldr, iterations, every_iteration=False, calibration=calibration))
 
-    def _run(self, ldr: torch.Tensor, iterations: int, every_iteration: bool):
+    def _run(self, ldr: torch.Tensor, iterations: int, every_iteration: bool, calibration: GainCalibration | None = None):
         if not 1 <= iterations <= self.max_iterations:
             raise ValueError(f"iterations must be 1..{self.max_iterations}, got {iterations}")
         feb1 = F.relu(self.feb1(F.pad(self.network_input(ldr), (1, 1, 1, 1), mode="reflect")))
@@ -224,7 +230,7 @@ class FHDR(nn.Module):
         for i in range(iterations):
             hidden, local_hidden = self.feedback(features, hidden, local_hidden)
             if every_iteration or i == iterations - 1:
-                yield self._reconstruct(ldr, hidden + feb1)
+                yield self._reconstruct(ldr, hidden + feb1, self.gain_calibration if calibration is None else calibration)
 
     def context_radius(self, iterations: int) -> int:
         """Pixels of context one output pixel depends on, per side: the network's and the calibration's."""
@@ -234,9 +240,9 @@ class FHDR(nn.Module):
         """What the first convolution sees: the photo in [0, 1] as it is."""
         return ldr
 
-    def _reconstruct(self, ldr: torch.Tensor, fused: torch.Tensor) -> torch.Tensor:
+    def _reconstruct(self, ldr: torch.Tensor, fused: torch.Tensor, calibration: GainCalibration) -> torch.Tensor:
         log_gain = self.hrb2(F.pad(F.relu(self.hrb1(fused)), (1, 1, 1, 1), mode="reflect"))
-        return hdr_from_log_gain(ldr, log_gain, self.gain_calibration)
+        return hdr_from_log_gain(ldr, log_gain, calibration)
 
     @classmethod
     def from_state_dict(cls, state_dict: dict[str, torch.Tensor]) -> "FHDR":

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .fhdr import FHDR, FHDRConfig, hdr_from_log_gain
+from .fhdr import FHDR, FHDRConfig, GainCalibration, hdr_from_log_gain
 
 _CL = torch.channels_last
 
@@ -131,8 +131,10 @@ class FusedFHDR:
         self.gain_calibration = model.gain_calibration
 
     @torch.inference_mode()
-    def infer(self, ldr: torch.Tensor, iterations: int = 4, workspace: Workspace | None = None) -> torch.Tensor:
-        """The last iteration's HDR image; pass a `workspace` to reuse buffers across calls (tiles)."""
+    def infer(self, ldr: torch.Tensor, iterations: int = 4, workspace: Workspace | None = None,
+              calibration: GainCalibration | None = None) -> torch.Tensor:
+        """The last iteration's HDR image; pass a `workspace` to reuse buffers across calls (tiles), and a
+        `calibration` to replace the checkpoint's for this call."""
         if not 1 <= iterations <= FHDR.max_iterations:
             raise ValueError(f"iterations must be 1..{FHDR.max_iterations}, got {iterations}")
         n, _, h, w = ldr.shape
@@ -163,4 +165,4 @@ class FusedFHDR:
         fused = feb1.add_(hidden)  # global residual; the features are not needed again
         head = self.hrb1(spare, fused, relu=True)
         log_gain = self.hrb2(torch.empty(n, 3, h, w).contiguous(memory_format=_CL), workspace.reflect_pad(head))
-        return hdr_from_log_gain(ldr, log_gain, self.gain_calibration)
+        return hdr_from_log_gain(ldr, log_gain, self.gain_calibration if calibration is None else calibration)
