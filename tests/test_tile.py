@@ -92,7 +92,7 @@ def test_plain_engine_batches_small_tiles_with_the_same_result(weights_file, mon
     converter = Converter.load(weights=weights_file, device="cpu", iterations=1, tile=32, engine="plain")
     expected = Converter.load(weights=weights_file, device="cpu", iterations=1, engine="plain")(image)
     real_infer, batch_sizes = converter.model.infer, []
-    monkeypatch.setattr(converter.model, "infer", lambda x, n: batch_sizes.append(len(x)) or real_infer(x, n))
+    monkeypatch.setattr(converter.model, "infer", lambda x, *rest: batch_sizes.append(len(x)) or real_infer(x, *rest))
     progress = []
     tiled = converter(image, on_tile=lambda done, total: progress.append((done, total)))
     assert np.abs(tiled - expected).max() <= 1e-4
