@@ -585,6 +585,19 @@ def test_evaluate_without_baselines_scores_the_model_alone(scenes, weights_file)
     assert alone.rows["fhdr n=1"] == pytest.approx(both.rows["fhdr n=1"], nan_ok=True)  # nan: no light in view
 
 
+def test_evaluate_scores_each_highlights_factor_as_its_own_row(scenes, weights_file):
+    result = fhdr("evaluate", "--hdr", scenes, "--views", "1", "--size", "48", "--iterations", "1", "--json",
+                  "--device", "cpu", "--highlights", "1,2.5", weights=weights_file)
+    ok(result)
+    rows = json.loads(result.stdout)["results"]
+    assert set(rows) == {"fhdr n=1", "fhdr n=1 highlights x2.5", *BASELINES}
+    plain, brighter = rows["fhdr n=1"], rows["fhdr n=1 highlights x2.5"]
+    assert plain["psnr_mu_clipped"] != brighter["psnr_mu_clipped"]  # the clipped spots changed
+    for bad in ("a", "9"):
+        result = fhdr("evaluate", "--hdr", scenes, "--highlights", bad, weights=weights_file)
+        assert result.exit_code == 2 and "Traceback" not in result.output + err(result)
+
+
 def test_evaluate_usage_errors(tmp_path, weights_file):
     assert fhdr("evaluate", "--hdr", tmp_path / "missing", weights=weights_file).exit_code == 2
     (tmp_path / "empty").mkdir()
@@ -596,7 +609,8 @@ def test_train_writes_a_checkpoint_that_loads_and_resumes(scenes, tmp_path):
     first = tmp_path / "run" / "first.pt"
     common = ["--data", scenes, "--patch", "32", "--batch", "2", "--iterations", "1", "--checkpoint-minutes", "0",
               "--val-scenes", "beta", "--device", "cpu", "--threads", "1"]
-    ok(fhdr("train", *common, "--out", first, "--minutes", "0.05", "--select", "flip", "--precision", "fp32"))
+    ok(fhdr("train", *common, "--out", first, "--minutes", "0.05", "--select", "flip", "--precision", "fp32",
+            "--glare-probability", "0.5"))
     assert first.is_file() and first.with_suffix(".csv").is_file()
     log = first.with_suffix(".csv").read_text().splitlines()
     assert log[0] == "step,elapsed_s,iterations,loss,val_loss,val_flip"
@@ -611,7 +625,7 @@ def test_train_writes_a_checkpoint_that_loads_and_resumes(scenes, tmp_path):
     assert info["parameters"] == PARAMETERS
     steps = info["training"]["steps"]
     assert steps >= 1 and len(info["phases"]) == 1
-    assert info["phases"][0]["steps"] == steps
+    assert info["phases"][0]["steps"] == steps and info["phases"][0]["glare_probability"] == 0.5
 
     second = tmp_path / "run" / "second.pt"
     # batches simulated in a worker process this time

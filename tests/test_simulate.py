@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import torch
 
 from fhdr_cli.colour.transfer import WELL_EXPOSED, srgb_to_linear
@@ -55,6 +56,26 @@ def test_perspective_view_looks_where_it_is_told():
     up = perspective_view(pano, yaw=0.0, pitch=np.radians(60), fov=np.radians(60), width=16, height=12)
     down = perspective_view(pano, yaw=0.0, pitch=np.radians(-60), fov=np.radians(60), width=16, height=12)
     assert up.mean() > 0.9 and down.mean() < 0.1
+
+
+def test_lens_glare_spreads_a_bare_lamp_into_a_halo_and_keeps_its_light():
+    from fhdr_cli.simulation.light_sources import add_lens_glare
+
+    view = np.full((128, 128, 3), 0.1, np.float32)
+    view[60:68, 60:68] = 1000.0  # a rendered lamp: a hard edge, nothing around it
+    rng = np.random.default_rng(0)
+    state = rng.bit_generator.state
+    assert add_lens_glare(view, rng, probability=0.0) is view and rng.bit_generator.state == state
+    seen = [add_lens_glare(view, np.random.default_rng(seed), probability=1.0) for seed in range(6)]
+    for glared in seen:
+        assert glared.dtype == np.float32
+        assert glared.sum() == pytest.approx(view.sum(), rel=1e-3)  # the lens moves light, it makes none
+        ring = glared[50:78, 50:78].copy()
+        ring[10:18, 10:18] = np.nan  # around the lamp, not on it
+        assert np.nanmin(ring) > 0.1 and glared[60:68, 60:68].max() < 1000.0
+        assert glared[0, 0, 0] < np.nanmin(ring)  # the halo falls off with distance
+    fractions = [1 - g[64, 64, 0] / 1000.0 for g in seen]
+    assert max(fractions) / min(fractions) > 3  # hazy and clean lenses alike
 
 
 def test_light_sources_add_bright_glaring_lights_reproducibly():

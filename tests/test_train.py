@@ -89,6 +89,8 @@ def test_negative_loss_weights_and_light_probability_are_usage_errors(tmp_path):
         train(TrainSettings(data=tmp_path, light_weight=-1.0))
     with pytest.raises(UsageError, match="light-probability"):
         train(TrainSettings(data=tmp_path, light_probability=1.5))
+    with pytest.raises(UsageError, match="glare-probability"):
+        train(TrainSettings(data=tmp_path, glare_probability=-0.1))
 
 
 def test_precision_auto_means_bf16_only_where_the_device_runs_it_natively(monkeypatch):

@@ -24,6 +24,8 @@ def evaluate_command(
     device: Device = "auto",
     threads: Threads = None,
     weights: Weights = None,
+    highlights: str = typer.Option("1", "--highlights", metavar="FACTORS",
+                                   help="fhdr convert's --highlights factors to evaluate, e.g. 1,1.5,2."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """PSNR-mu, SSIM-mu, clipped PSNR-mu, HDR-FLIP, light error and shadow bias, FHDR vs baselines.
@@ -33,12 +35,16 @@ def evaluate_command(
         counts = tuple(int(v) for v in iterations.split(","))
     except ValueError:
         raise typer.BadParameter("expected e.g. --iterations 1,2,3,4") from None
+    try:
+        factors = tuple(float(v) for v in highlights.split(","))
+    except ValueError:
+        raise typer.BadParameter("expected e.g. --highlights 1,1.5,2") from None
     if not hdr.is_dir():
         raise UsageError(f"{hdr}: not a folder (--hdr takes a folder of .exr/.hdr scenes)")
     with Progress(console=err_console, transient=True, disable=not err_console.is_terminal) as progress:
         task = progress.add_task("evaluating", total=None)
         report = evaluate(hdr, weights=weights, iterations=counts, views_per_scene=views, size=size, seed=seed,
-                          device=device, threads=threads,
+                          device=device, threads=threads, highlights=factors,
                           on_view=lambda done, total: progress.update(task, completed=done, total=total))
     if as_json:
         typer.echo(json.dumps(report.as_dict(), indent=2))

@@ -42,6 +42,9 @@ def train_command(
                                        help="Weight of the log error of the light from the input's clipped pixels."),
     light_probability: float = typer.Option(0.0, "--light-probability", min=0.0, max=1.0,
                                             help="Share of training views given synthetic suns, bulbs and windows."),
+    glare_probability: float = typer.Option(0.0, "--glare-probability", min=0.0, max=1.0,
+                                            help="Share of training views seen through a lens that scatters "
+                                                 "0.03-3 % of the light (renders have no glare of their own)."),
     precision: str = typer.Option("auto", "--precision",
                                   help="bf16 (autocast), fp32, or auto: bf16 on CUDA and on CPUs with native bf16."),
     seed: int = typer.Option(0, "--seed", help="Random seed of the initial weights and the training crops."),
@@ -55,7 +58,7 @@ def train_command(
         minutes=minutes, resume=resume, val_scenes=tuple(v for v in val_scenes.split(",") if v),
         checkpoint_minutes=checkpoint_minutes, vgg_weights=vgg_weights, threads=threads, workers=workers, seed=seed,
         select=select, overshoot_weight=overshoot_weight, log_weight=log_weight, light_weight=light_weight,
-        light_probability=light_probability, precision=precision,
+        light_probability=light_probability, glare_probability=glare_probability, precision=precision,
     )
     with Progress(TextColumn("[bold]train"), BarColumn(), TextColumn("{task.description}"), TimeRemainingColumn(),
                   console=err_console) as progress:

@@ -63,22 +63,28 @@ def evaluation_views(hdr_dir: Path, exclude: set[str], views_per_scene: int, siz
             yield scene.name, simulate(view, rng)
 
 
+def method_name(iterations: int, highlights: float = 1.0) -> str:
+    """The report's name for the network at these settings: "fhdr n=4", "fhdr n=4 highlights x2"."""
+    return f"fhdr n={iterations}" + ("" if highlights == 1.0 else f" highlights x{highlights:g}")
+
+
 def evaluate(hdr_dir: Path, *, weights: Path | None = None, iterations: tuple[int, ...] = (1, 2, 3, 4),
              views_per_scene: int = 16, size: int = 256, seed: int = 0, device: str = "auto",
              threads: int | None = None, on_view: Callable[[int, int], None] | None = None,
-             baselines: bool = True) -> EvalReport:
+             baselines: bool = True, highlights: tuple[float, ...] = (1.0,)) -> EvalReport:
     """Mean metrics per method over held-out views of the scenes in `hdr_dir`; `baselines=False`
-    scores the model only (a caller comparing several checkpoints needs the baselines once)."""
-    converters = {n: Converter.load(weights=weights, device=device, iterations=n, threads=threads) for n in iterations}
+    scores the model only (a caller comparing several checkpoints needs the baselines once). Each
+    iteration count runs at each `highlights` factor (`fhdr convert --highlights`)."""
+    converters = {method_name(n, h): Converter.load(weights=weights, device=device, iterations=n, threads=threads,
+                                                    highlights=h)
+                  for n in iterations for h in highlights}
     training = next(iter(converters.values())).training if converters else {}
     trained = trained_scene_names(training) & {p.stem for p in scene_files(hdr_dir)}
     views = list(evaluation_views(hdr_dir, trained, views_per_scene, size, seed))
     if not views:
         raise UsageError(f"{hdr_dir}: no held-out .exr/.hdr scenes to evaluate (skipped {len(trained)} trained-on)")
 
-    methods: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-        f"fhdr n={n}": converter for n, converter in converters.items()
-    }
+    methods: dict[str, Callable[[np.ndarray], np.ndarray]] = dict(converters)
     if baselines:
         methods.update(BASELINES)
     scene_names = sorted({scene for scene, _ in views})

@@ -63,6 +63,16 @@ def _shape_mask(kind: str, h: int, w: int, size: int, rng: np.random.Generator) 
     return cv2.resize(canvas, (w, h), interpolation=cv2.INTER_AREA)
 
 
+def add_lens_glare(view: np.ndarray, rng: np.random.Generator, probability: float = 0.5) -> np.ndarray:
+    """`view` seen through a lens that scatters a random share (3e-4..3e-2) of all its light, with
+    `probability`. Real captures carry their camera's glare; renders have none, so without this a
+    rendered lamp's bare clipped edge would teach the network that lights come without halos."""
+    if probability <= 0 or rng.random() >= probability:  # at 0 the random stream stays as it was
+        return view
+    fraction = 10 ** rng.uniform(-3.5, -1.5)
+    return (view * (1.0 - fraction) + fraction * _glare_psf(view, min(view.shape[:2]), cv2.BORDER_REFLECT)).astype(np.float32)
+
+
 def _glare(lights: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
     """Lens glare: a sum of Gaussian lobes (a cheap long-tailed PSF) carrying a fraction of the light.
 
@@ -72,8 +82,13 @@ def _glare(lights: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarra
     if rng.random() < 0.125:
         return np.zeros_like(lights)
     fraction = 10 ** rng.uniform(-3.5, -1.5)
+    return _glare_psf(lights, size, cv2.BORDER_CONSTANT) * fraction
+
+
+def _glare_psf(image: np.ndarray, size: int, border: int) -> np.ndarray:
+    """`image` spread by the glare lobes (unit energy), their widths scaled to a `size`-pixel view."""
     scale = size / 256.0
-    glare = np.zeros_like(lights)
+    glare = np.zeros_like(image)
     for sigma, share in zip(GLARE_SIGMAS, GLARE_SHARES):
-        glare += share * cv2.GaussianBlur(lights, (0, 0), sigma * scale, borderType=cv2.BORDER_CONSTANT)
-    return glare * fraction
+        glare += share * cv2.GaussianBlur(image, (0, 0), sigma * scale, borderType=border)
+    return glare

@@ -41,7 +41,7 @@ from ..evaluation.metrics import align_exposure, clipped_mask, hdr_flip, ssim
 from ..inference.device import resolve_device, set_threads
 from ..network.checkpoint import load_checkpoint, save_checkpoint
 from ..network.fhdr import FHDR
-from ..simulation.light_sources import add_light_sources
+from ..simulation.light_sources import add_lens_glare, add_light_sources
 from ..simulation.scenes import VALIDATION_SCENES, Scene, load_scenes, random_view
 from ..simulation.simulate import simulate
 from .perceptual import VGGPerceptualLoss
@@ -73,6 +73,7 @@ class TrainSettings:
     log_weight: float = 0.0  # L1 on mu-law images at the photo's scale (shadows and lights alike)
     light_weight: float = 0.0  # log error of the light emitted by the input's clipped pixels
     light_probability: float = 0.0  # share of training views given synthetic light sources
+    glare_probability: float = 0.0  # share of training views seen through a glaring lens
     precision: str = "auto"  # "bf16" autocast, "fp32", or "auto": bf16 where the device runs it natively
 
 
@@ -152,10 +153,10 @@ def ssim_loss(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def make_batch(scenes: list[Scene], rng: np.random.Generator, size: int, count: int,
-               light_probability: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+               light_probability: float = 0.0, glare_probability: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
     ldr, target = [], []
     for _ in range(count):
-        view = random_view(scenes[rng.integers(len(scenes))], rng, size)
+        view = add_lens_glare(random_view(scenes[rng.integers(len(scenes))], rng, size), rng, glare_probability)
         pair = simulate(add_light_sources(view, rng, light_probability), rng)
         ldr.append(pair.ldr)
         target.append(pair.target)
@@ -166,9 +167,10 @@ def make_batch(scenes: list[Scene], rng: np.random.Generator, size: int, count: 
 class SimulatedBatches(IterableDataset):
     """An endless stream of simulated (ldr, target) batches; each worker draws from its own seed."""
 
-    def __init__(self, scenes: list[Scene], patch: int, batch: int, seed: int, light_probability: float = 0.0):
+    def __init__(self, scenes: list[Scene], patch: int, batch: int, seed: int, light_probability: float = 0.0,
+                 glare_probability: float = 0.0):
         self.scenes, self.patch, self.batch, self.seed = scenes, patch, batch, seed
-        self.light_probability = light_probability
+        self.light_probability, self.glare_probability = light_probability, glare_probability
 
     def __iter__(self):
         worker = get_worker_info()
@@ -176,7 +178,7 @@ class SimulatedBatches(IterableDataset):
             cv2.setNumThreads(1)  # workers already run side by side
         rng = np.random.default_rng([self.seed, worker.id if worker else 0])
         while True:
-            yield make_batch(self.scenes, rng, self.patch, self.batch, self.light_probability)
+            yield make_batch(self.scenes, rng, self.patch, self.batch, self.light_probability, self.glare_probability)
 
 
 def default_workers(device: torch.device) -> int:
@@ -219,8 +221,9 @@ def train(s: TrainSettings, on_step: Callable[[StepReport], None] = lambda r: No
     for name in ("overshoot_weight", "log_weight", "light_weight"):
         if getattr(s, name) < 0:
             raise UsageError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(s, name)}")
-    if not 0 <= s.light_probability <= 1:
-        raise UsageError(f"--light-probability must be in [0, 1], got {s.light_probability}")
+    for name in ("light_probability", "glare_probability"):
+        if not 0 <= getattr(s, name) <= 1:
+            raise UsageError(f"--{name.replace('_', '-')} must be in [0, 1], got {getattr(s, name)}")
     precision = resolve_precision(s.precision, device)
     folders = (s.data,) if isinstance(s.data, Path) else tuple(s.data)
     scenes = [scene for folder in folders for scene in load_scenes(folder)]
@@ -268,7 +271,8 @@ def train(s: TrainSettings, on_step: Callable[[StepReport], None] = lambda r: No
     perceptual = VGGPerceptualLoss(s.vgg_weights).to(device) if s.vgg_weights else ssim_loss
     workers = default_workers(device) if s.workers is None else s.workers
     # a resumed run draws new samples, not a replay
-    batches = DataLoader(SimulatedBatches(train_scenes, s.patch, s.batch, s.seed + step, s.light_probability), batch_size=None,
+    batches = DataLoader(SimulatedBatches(train_scenes, s.patch, s.batch, s.seed + step, s.light_probability,
+                                          s.glare_probability), batch_size=None,
                          num_workers=workers, pin_memory=device.type == "cuda",
                          prefetch_factor=4 if workers else None,
                          multiprocessing_context="spawn" if workers else None)  # fork can deadlock in cv2/OpenMP
@@ -278,7 +282,7 @@ def train(s: TrainSettings, on_step: Callable[[StepReport], None] = lambda r: No
         "iterations": s.iterations, "patch": s.patch, "batch": s.batch, "val_patch": s.val_patch, "lr": s.lr, "lr_decay": s.lr_decay,
         "perceptual": "vgg19" if s.vgg_weights else f"ssim x{s.perceptual_weight}",
         "overshoot_weight": s.overshoot_weight, "log_weight": s.log_weight, "light_weight": s.light_weight,
-        "light_probability": s.light_probability, "precision": precision,
+        "light_probability": s.light_probability, "glare_probability": s.glare_probability, "precision": precision,
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)",
         "start_step": step, "steps": 0, "seconds": 0.0,
         "train_scenes": [sc.name for sc in train_scenes], "val_scenes": [sc.name for sc in val_scenes],
