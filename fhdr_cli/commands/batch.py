@@ -87,8 +87,8 @@ def batch_command(
         err_console.print(f"fhdr: no JPEG/PNG files in {in_dir}", markup=False)
         return
     options = {"weights": weights and weights.absolute(), "iterations": iterations, "tile": tile, "half": half,
-               "exposure_ev": exposure, "highlights": highlights, "memory_budget": memory, "wrap": wrap, "colour_space": colour_space,
-               "compile": compile}
+               "exposure_ev": exposure, "highlights": highlights, "memory_budget": memory, "wrap": wrap,
+               "colour_space": colour_space, "compile": compile}
     if ray is None:
         converter = Converter.load(device=device, threads=threads, **options)
     else:  # bad weights or settings fail here, in one line, before a cluster spends minutes on them

@@ -221,16 +221,18 @@ class FHDR(nn.Module):
         `calibration` replaces the checkpoint's for this call (the converter's `highlights`)."""
         return next(self._run(ldr, iterations, every_iteration=False, calibration=calibration))
 
-    def _run(self, ldr: torch.Tensor, iterations: int, every_iteration: bool, calibration: GainCalibration | None = None):
+    def _run(self, ldr: torch.Tensor, iterations: int, every_iteration: bool,
+             calibration: GainCalibration | None = None):
         if not 1 <= iterations <= self.max_iterations:
             raise ValueError(f"iterations must be 1..{self.max_iterations}, got {iterations}")
+        calibration = self.gain_calibration if calibration is None else calibration
         feb1 = F.relu(self.feb1(F.pad(self.network_input(ldr), (1, 1, 1, 1), mode="reflect")))
         features = F.relu(self.feb2(feb1))
         hidden, local_hidden = features, None  # the authors start the global state as the features
         for i in range(iterations):
             hidden, local_hidden = self.feedback(features, hidden, local_hidden)
             if every_iteration or i == iterations - 1:
-                yield self._reconstruct(ldr, hidden + feb1, self.gain_calibration if calibration is None else calibration)
+                yield self._reconstruct(ldr, hidden + feb1, calibration)
 
     def context_radius(self, iterations: int) -> int:
         """Pixels of context one output pixel depends on, per side: the network's and the calibration's."""

@@ -18,6 +18,8 @@ TINTS = np.array([(1.0, 0.62, 0.32), (1.0, 0.8, 0.6), (1.0, 0.97, 0.92), (0.85, 
 BRIGHTNESS = {"disc": (2.0, 5.0), "point": (2.5, 5.0), "window": (1.0, 3.0)}
 GLARE_SIGMAS = (1.5, 4.0, 12.0, 36.0)  # pixels at 256 px; wide lobes carry less energy
 GLARE_SHARES = (0.45, 0.3, 0.17, 0.08)
+# log10 of the share of the light a lens scatters: clean primes to hazy zooms
+GLARE_SCATTER = (-3.5, -1.5)
 
 
 def add_light_sources(view: np.ndarray, rng: np.random.Generator, probability: float = 0.5) -> np.ndarray:
@@ -69,8 +71,9 @@ def add_lens_glare(view: np.ndarray, rng: np.random.Generator, probability: floa
     rendered lamp's bare clipped edge would teach the network that lights come without halos."""
     if probability <= 0 or rng.random() >= probability:  # at 0 the random stream stays as it was
         return view
-    fraction = 10 ** rng.uniform(-3.5, -1.5)
-    return (view * (1.0 - fraction) + fraction * _glare_psf(view, min(view.shape[:2]), cv2.BORDER_REFLECT)).astype(np.float32)
+    fraction = 10 ** rng.uniform(*GLARE_SCATTER)
+    glare = _glare_psf(view, min(view.shape[:2]), cv2.BORDER_REFLECT)
+    return (view * (1.0 - fraction) + fraction * glare).astype(np.float32)
 
 
 def _glare(lights: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
@@ -81,7 +84,7 @@ def _glare(lights: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarra
     """
     if rng.random() < 0.125:
         return np.zeros_like(lights)
-    fraction = 10 ** rng.uniform(-3.5, -1.5)
+    fraction = 10 ** rng.uniform(*GLARE_SCATTER)
     return _glare_psf(lights, size, cv2.BORDER_CONSTANT) * fraction
 
 
