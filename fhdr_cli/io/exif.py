@@ -4,6 +4,9 @@ The orientation turns the pixels; the exposure (shutter, f-number, ISO, time of 
 into the EXR as OpenEXR's standard attributes, so a VFX artist can match the plate to other
 footage. EXIF comes from anywhere: every offset is bounds-checked, values that make no sense are
 dropped, and malformed data yields "as stored, nothing known" rather than an error.
+
+EXIF has a TIFF file's structure, so the IFD reading here (`walk_ifd`, `entry_bytes`, ...) also
+reads TIFF photos' own tags (io/tiff.py).
 """
 
 from __future__ import annotations
@@ -11,14 +14,14 @@ from __future__ import annotations
 import math
 import re
 import struct
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import NamedTuple
 
 _ORIENTATION, _EXIF_IFD = 0x0112, 0x8769  # in IFD0
 _EXPOSURE_TIME, _F_NUMBER, _ISO, _DATE_TIME_ORIGINAL = 0x829A, 0x829D, 0x8827, 0x9003  # in the Exif IFD
-_ASCII, _SHORT, _LONG, _RATIONAL = 2, 3, 4, 5
-_TYPE_SIZE = {_ASCII: 1, _SHORT: 2, _LONG: 4, _RATIONAL: 8}
+_BYTE, _ASCII, _SHORT, _LONG, _RATIONAL, _UNDEFINED = 1, 2, 3, 4, 5, 7
+_TYPE_SIZE = {_BYTE: 1, _ASCII: 1, _SHORT: 2, _LONG: 4, _RATIONAL: 8, _UNDEFINED: 1}
 _MAX_ENTRIES = 1000
 _DATE = re.compile(r"\d{4}:\d\d:\d\d \d\d:\d\d:\d\d")  # EXIF's and OpenEXR's capDate format
 # Plausible ranges: a value outside is damage, not a photo setting.
@@ -39,7 +42,7 @@ def parse_exif(tiff: bytes) -> Exif:
         return Exif()
     try:
         (first_ifd,) = struct.unpack_from(order + "I", tiff, 4)
-        ifd0 = _entries(tiff, order, first_ifd)
+        ifd0 = ifd_entries(tiff, order, first_ifd)
         orientation = _number(tiff, order, ifd0.get(_ORIENTATION), _SHORT)
     except (struct.error, ValueError):
         return Exif()
@@ -50,11 +53,11 @@ def parse_exif(tiff: bytes) -> Exif:
     return Exif(int(orientation) if orientation in range(1, 9) else 1, MappingProxyType(capture))
 
 
-def _capture(tiff: bytes, order: str, ifd0: dict[int, _Entry]) -> dict[str, float | str]:
+def _capture(tiff: bytes, order: str, ifd0: dict[int, Entry]) -> dict[str, float | str]:
     exif_ifd = _number(tiff, order, ifd0.get(_EXIF_IFD), _LONG)
     if exif_ifd is None:
         return {}
-    entries = _entries(tiff, order, int(exif_ifd))
+    entries = ifd_entries(tiff, order, int(exif_ifd))
     capture: dict[str, float | str] = {}
     for name, tag, kind in (("expTime", _EXPOSURE_TIME, _RATIONAL), ("aperture", _F_NUMBER, _RATIONAL),
                             ("isoSpeed", _ISO, _SHORT)):
@@ -68,24 +71,34 @@ def _capture(tiff: bytes, order: str, ifd0: dict[int, _Entry]) -> dict[str, floa
     return capture
 
 
-_Entry = tuple[int, int, bytes]  # field type, value count, the 4-byte value-or-offset field
+Entry = tuple[int, int, bytes]  # field type, value count, the 4-byte value-or-offset field
 
 
-def _entries(tiff: bytes, order: str, offset: int) -> dict[int, _Entry]:
-    """tag -> entry, for the IFD at `offset` (the first entry of a repeated tag wins)."""
+def walk_ifd(tiff: bytes, order: str, offset: int) -> Iterator[tuple[int, int, Entry]]:
+    """(where the entry starts, tag, entry) for each entry of the IFD at `offset` that fits in
+    `tiff` (at most 1000); struct.error if the IFD's entry count lies outside."""
     (count,) = struct.unpack_from(order + "H", tiff, offset)
-    entries = {}
-    for entry in range(offset + 2, offset + 2 + 12 * min(count, _MAX_ENTRIES), 12):
-        if entry + 12 > len(tiff):
+    for at in range(offset + 2, offset + 2 + 12 * min(count, _MAX_ENTRIES), 12):
+        if at + 12 > len(tiff):
             break
-        tag, kind, values = struct.unpack_from(order + "HHI", tiff, entry)
-        entries.setdefault(tag, (kind, values, tiff[entry + 8 : entry + 12]))
+        tag, kind, values = struct.unpack_from(order + "HHI", tiff, at)
+        yield at, tag, (kind, values, tiff[at + 8 : at + 12])
+
+
+def ifd_entries(tiff: bytes, order: str, offset: int) -> dict[int, Entry]:
+    """tag -> entry, for the IFD at `offset` (the first entry of a repeated tag wins)."""
+    entries: dict[int, Entry] = {}
+    for _, tag, entry in walk_ifd(tiff, order, offset):
+        entries.setdefault(tag, entry)
     return entries
 
 
-def _data(tiff: bytes, order: str, entry: _Entry) -> bytes:
-    """An entry's value bytes: inline when they fit in 4 bytes, else at the offset stored there."""
+def entry_bytes(tiff: bytes, order: str, entry: Entry) -> bytes:
+    """An entry's value bytes: inline when they fit in 4 bytes, else at the offset stored there;
+    ValueError if they lie outside `tiff` or the field type is not one read here."""
     kind, count, field = entry
+    if kind not in _TYPE_SIZE:
+        raise ValueError(f"TIFF field type {kind}")
     size = _TYPE_SIZE[kind] * count
     if size <= 4:
         return field[:size]
@@ -95,11 +108,26 @@ def _data(tiff: bytes, order: str, entry: _Entry) -> bytes:
     return tiff[offset : offset + size]
 
 
-def _number(tiff: bytes, order: str, entry: _Entry | None, kind: int) -> float | None:
+def entry_integers(tiff: bytes, order: str, entry: Entry, most: int) -> tuple[int, ...]:
+    """The first `most` values of a BYTE, SHORT or LONG entry (all of them must lie inside `tiff`);
+    ValueError for other field types."""
+    kind, count, field = entry
+    code = {_BYTE: "B", _SHORT: "H", _LONG: "I"}.get(kind)
+    if code is None:
+        raise ValueError(f"TIFF field type {kind} where a whole number belongs")
+    if count > 4 // _TYPE_SIZE[kind]:  # stored elsewhere: check where all of them are, read a few
+        (offset,) = struct.unpack(order + "I", field)
+        if offset + _TYPE_SIZE[kind] * count > len(tiff):
+            raise ValueError("TIFF value outside the data")
+        field = tiff[offset : offset + _TYPE_SIZE[kind] * min(count, most)]
+    return struct.unpack_from(f"{order}{min(count, most)}{code}", field)
+
+
+def _number(tiff: bytes, order: str, entry: Entry | None, kind: int) -> float | None:
     """The first value of a SHORT, LONG or RATIONAL entry of the expected type, or None."""
     if entry is None or entry[0] != kind or entry[1] < 1:
         return None
-    data = _data(tiff, order, entry)  # where all the values are decides where the first one is
+    data = entry_bytes(tiff, order, entry)  # where all the values are decides where the first one is
     if kind == _RATIONAL:
         numerator, denominator = struct.unpack_from(order + "II", data)
         value = numerator / denominator if denominator else math.nan
@@ -107,7 +135,7 @@ def _number(tiff: bytes, order: str, entry: _Entry | None, kind: int) -> float |
     return struct.unpack_from(order + ("H" if kind == _SHORT else "I"), data)[0]
 
 
-def _ascii(tiff: bytes, order: str, entry: _Entry | None) -> str | None:
+def _ascii(tiff: bytes, order: str, entry: Entry | None) -> str | None:
     if entry is None or entry[0] != _ASCII or not 1 <= entry[1] <= 64:
         return None
-    return _data(tiff, order, entry).split(b"\0", 1)[0].decode("ascii")
+    return entry_bytes(tiff, order, entry).split(b"\0", 1)[0].decode("ascii")
