@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 
 from conftest import png_chunk, random_model
 from icc_profiles import P3_TO_REC709, p3_profile
+from tiff_files import exif_capture, tiff_file
 
 import fhdr_cli
 from fhdr_cli import __version__
@@ -70,7 +71,7 @@ def ok(result) -> None:
 
 
 def write_photo(path, rgb: np.ndarray) -> None:
-    """Write an RGB(A) uint8/uint16 array as JPEG/PNG (OpenCV wants BGR order)."""
+    """Write an RGB(A) uint8/uint16 array as JPEG/PNG/TIFF (OpenCV wants BGR order)."""
     if rgb.ndim == 3:
         rgb = cv2.cvtColor(rgb, cv2.COLOR_RGBA2BGRA if rgb.shape[2] == 4 else cv2.COLOR_RGB2BGR)
     assert cv2.imwrite(str(path), rgb)
@@ -140,6 +141,37 @@ def test_convert_to_radiance_hdr(jpg, weights_file, photo):
     assert comments.startswith(b"# fhdr ") and b"; source photo.jpg; iterations 1; weights sha256 " in comments
     assert comments.endswith(b"; exposure -1.5 EV")
     assert read_hdr(out).shape == photo.shape
+
+
+def test_convert_reads_a_tiff_as_the_same_photo_in_png(tmp_path, weights_file, photo):
+    png, tif = tmp_path / "photo.png", tmp_path / "photo.tif"
+    write_photo(png, photo)
+    tif.write_bytes(tiff_file(photo))
+    for src in (png, tif):
+        out = tmp_path / f"from_{src.suffix[1:]}.exr"
+        result = fhdr("convert", src, "-o", out, "-n", "1", "--float32", weights=weights_file)
+        ok(result)
+        assert err(result).strip() == f"wrote {out}"
+    np.testing.assert_array_equal(read_hdr(tmp_path / "from_tif.exr"), read_hdr(tmp_path / "from_png.exr"))
+    assert "; source photo.tif;" in exr_comments(tmp_path / "from_tif.exr")
+
+
+def test_convert_turns_a_16bit_tiff_and_keeps_its_exposure(tmp_path, weights_file, photo):
+    src = tmp_path / "plate.tiff"
+    src.write_bytes(tiff_file(photo.astype(np.uint16) * 257, order=">", orientation=6, exif=exif_capture()))
+    out = tmp_path / "plate.exr"
+    ok(fhdr("convert", src, "-o", out, "-n", "1", weights=weights_file))
+    assert read_hdr(out).shape == (photo.shape[1], photo.shape[0], 3)  # turned a quarter
+    header = OpenEXR.File(str(out)).header()
+    assert header["expTime"] == pytest.approx(1 / 250) and header["isoSpeed"] == 400
+
+
+def test_convert_refuses_a_float_tiff_in_one_line(tmp_path, weights_file):
+    src = tmp_path / "render.tif"
+    src.write_bytes(tiff_file(np.ones((4, 4, 3), np.float32)))
+    result = fhdr("convert", src, "-n", "1", weights=weights_file)
+    assert result.exit_code == 1 and not src.with_suffix(".exr").exists()
+    assert err(result).count("\n") == 1 and err(result).startswith(f"fhdr: error: {src}: floating-point TIFF")
 
 
 def test_float32_writes_float_channels(jpg, weights_file):
@@ -446,11 +478,25 @@ def test_batch_usage_errors(tree, weights_file, args):
     assert err(result).startswith("fhdr: error:") and err(result).count("\n") == 1
 
 
+def test_batch_picks_up_tif_and_tiff_files(tmp_path, weights_file, photo):
+    (tmp_path / "in").mkdir()
+    small = photo[:24, :32]
+    (tmp_path / "in" / "scan.tif").write_bytes(tiff_file(small))
+    (tmp_path / "in" / "PLATE.TIFF").write_bytes(tiff_file(small.astype(np.uint16) * 257))
+    write_photo(tmp_path / "in" / "other.png", small)
+    (tmp_path / "in" / "notes.txt").write_text("not a photo")
+    result = fhdr("batch", tmp_path / "in", tmp_path / "out", "-n", "1", weights=weights_file)
+    ok(result)
+    assert outputs(tmp_path / "out") == ["PLATE.exr", "other.exr", "scan.exr"]
+    assert summary_counts(result.stdout) == (3, 0, 0)
+    assert read_hdr(tmp_path / "out" / "PLATE.exr").shape == (24, 32, 3)
+
+
 def test_batch_of_an_empty_folder_says_so(tmp_path, weights_file):
     (tmp_path / "empty").mkdir()
     result = fhdr("batch", tmp_path / "empty", tmp_path / "out", weights=weights_file)
     ok(result)
-    assert "no JPEG/PNG files" in err(result)
+    assert "no JPEG/PNG/TIFF files" in err(result)
 
 
 # ---------------------------------------------------------------------------- tonemap-preview

@@ -13,6 +13,7 @@ from conftest import encode, handmade_png, png_chunk
 from icc_profiles import (
     ADOBE_GAMMA, P3_TO_REC709, adobe_profile, build_profile, desc_tag, gamma_tag, p3_profile, srgb_encode, srgb_profile,
 )
+from tiff_files import DEFLATE, exif_capture, tiff_file
 from fhdr_cli.io.photo import LDR_EXTENSIONS, decode_ldr, read_ldr
 
 # ---------------------------------------------------------------- test-image builders
@@ -324,7 +325,7 @@ def test_zero_byte_file(tmp_path):
 
 def test_random_bytes():
     noise = np.random.default_rng(4).integers(0, 256, 4096, dtype=np.uint8).tobytes()
-    _assert_input_error(noise, "noise.jpg", "not a JPEG or PNG")
+    _assert_input_error(noise, "noise.jpg", "not a JPEG, PNG or TIFF")
     # Random bytes behind a valid signature must fail in the decoder, not crash it.
     _assert_input_error(b"\xff\xd8\xff" + noise, "sig.jpg")
     _assert_input_error(b"\x89PNG\r\n\x1a\n" + noise, "sig.png")
@@ -333,14 +334,14 @@ def test_random_bytes():
 def test_text_file_named_png(tmp_path):
     path = tmp_path / "notes.png"
     path.write_text("just some text\n")
-    with pytest.raises(InputError, match="not a JPEG or PNG") as info:
+    with pytest.raises(InputError, match="not a JPEG, PNG or TIFF") as info:
         read_ldr(path)
     assert str(path) in str(info.value)
 
 
 def test_other_image_formats_are_refused():
     bmp = encode(".bmp", np.zeros((2, 2, 3), np.uint8))  # cv2 could decode it, but it is no JPEG
-    _assert_input_error(bmp, "disguised.jpg", "not a JPEG or PNG")
+    _assert_input_error(bmp, "disguised.jpg", "not a JPEG, PNG or TIFF")
 
 
 @pytest.mark.parametrize("cut", ["half", "no-eoi", "header-only"])
@@ -425,8 +426,12 @@ def test_pixel_limit_is_adjustable(png_bytes):
 
 def test_mutated_files_only_ever_raise_input_error(jpeg_bytes, png_bytes):
     rng = np.random.default_rng(5)
-    for original in (jpeg_bytes, png_bytes):
-        for _ in range(150):
+    rgb = rng.integers(0, 256, (5, 7, 3), dtype=np.uint8)
+    tiffs = (tiff_file(rgb, orientation=6, icc=p3_profile(), exif=exif_capture()),
+             tiff_file(rng.integers(0, 65536, (6, 5, 4), dtype=np.uint16), order=">", compression=DEFLATE),
+             encode(".tiff", rgb, cv2.IMWRITE_TIFF_COMPRESSION, cv2.IMWRITE_TIFF_COMPRESSION_LZW))
+    for original, cases in ((jpeg_bytes, 150), (png_bytes, 150), *((tiff, 100) for tiff in tiffs)):
+        for _ in range(cases):
             data = bytearray(original)
             for position in rng.integers(0, len(data), rng.integers(1, 8)):
                 data[position] = rng.integers(0, 256)
@@ -434,9 +439,10 @@ def test_mutated_files_only_ever_raise_input_error(jpeg_bytes, png_bytes):
                 data = data[: rng.integers(0, len(data))]
             try:
                 image = decode_ldr(bytes(data), "fuzz")
-            except InputError:
+            except InputError as exc:
+                assert "\n" not in str(exc)
                 continue
-            assert image.rgb.ndim == 3 and image.rgb.shape[2] == 3
+            assert image.rgb.ndim == 3 and image.rgb.shape[2] == 3 and image.rgb.dtype == np.float32
             assert 0 <= image.rgb.min() and image.rgb.max() <= 1
 
 

@@ -1,9 +1,10 @@
-"""Read the user's LDR photos (JPEG, PNG) into float arrays, refusing anything unsafe or broken.
+"""Read the user's LDR photos (JPEG, PNG, TIFF) into float arrays, refusing anything unsafe or broken.
 
-Input files come from anywhere, so the bytes are checked before OpenCV sees them: only JPEG and
-PNG signatures are accepted, the pixel count is read from the header and capped before any
-allocation, truncated JPEGs (which libjpeg would pad with grey) are refused, and every failure
-is a one-line InputError naming the file.
+Input files come from anywhere, so the bytes are checked before OpenCV sees them: only JPEG, PNG
+and TIFF signatures are accepted, the pixel count is read from the header and capped before any
+allocation, truncated JPEGs (which libjpeg would pad with grey) are refused, TIFF layouts that
+OpenCV would misread are refused (io/tiff.py), and every failure is a one-line InputError naming
+the file.
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ from fhdr_cli.errors import InputError, UsageError
 from fhdr_cli.io.exif import Exif, parse_exif
 from fhdr_cli.io.icc import RgbProfile, parse_icc
 from fhdr_cli.io.jpeg_markers import JPEG_SOF, JPEG_SOS, DamagedJpegHeader, Repair, header_segments
+from fhdr_cli.io.tiff import BIGTIFF_SIGNATURES, TIFF_SIGNATURES, TiffDamaged, TiffRefused, tiff_layout
 
-LDR_EXTENSIONS = (".jpg", ".jpeg", ".png")
+LDR_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff")
 MAX_PIXELS = 300_000_000
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -67,6 +69,9 @@ _JPEG_APP0, _JPEG_APP14 = 0xE0, 0xEE
 _JPEG_MIN_PIXELS_PER_BYTE = 8 * 8 * 4 * 4 * 8
 _JPEG_ARITHMETIC_SOF = frozenset({0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
 _MAX_CAPTURED = 1 << 16
+# libtiff's errors reach stderr only as OpenCV's log lines, which a user's OPENCV_LOG_LEVEL could
+# silence; libtiff's RGBA reader logs a strip it fails to decode, then carries on without it.
+_CV_LOG_ERROR = cv2.utils.logging.LOG_LEVEL_ERROR
 # File descriptor 2 belongs to the whole process: one capture at a time, or two threads would
 # restore each other's redirections and lose stderr for good.
 _STDERR_LOCK = threading.RLock()
@@ -124,17 +129,19 @@ class _Header(NamedTuple):
     most_pixels: int = 0  # the most pixels bytes this many can genuinely encode (0: no bound)
     repairs: tuple[Repair, ...] = ()  # see _JPEG_HARMLESS_WARNING
     icc: bytes = b""  # the embedded ICC colour profile, if any
+    layout: tuple[int, int] | None = None  # TIFF: the (bit depth, channels) OpenCV must decode it to
+    premultiplied: bool = False  # TIFF with associated alpha: its colour is stored multiplied by alpha
 
 
 def read_ldr(path: Path, max_pixels: int = MAX_PIXELS) -> LdrImage:
-    """Read a JPEG or PNG file; path problems are UsageErrors, bad contents InputErrors."""
+    """Read a JPEG, PNG or TIFF file; path problems are UsageErrors, bad contents InputErrors."""
     path = Path(path)
     if not path.exists():
         raise UsageError(f"{path}: no such file")
     if path.is_dir():
         raise UsageError(f"{path}: is a folder, not an image")
     if path.suffix.lower() not in LDR_EXTENSIONS:
-        raise UsageError(f"{path}: cannot read '{path.suffix}' files; use .jpg, .jpeg or .png")
+        raise UsageError(f"{path}: cannot read '{path.suffix}' files; use .jpg, .jpeg, .png, .tif or .tiff")
     try:
         # Read the bytes in Python: cv2.imread mishandles non-ASCII paths on some platforms.
         data = path.read_bytes()
@@ -145,23 +152,27 @@ def read_ldr(path: Path, max_pixels: int = MAX_PIXELS) -> LdrImage:
 
 
 def decode_ldr(data: bytes, name: str, max_pixels: int = MAX_PIXELS) -> LdrImage:
-    """Decode JPEG or PNG bytes; anything wrong with them raises InputError and nothing else.
+    """Decode JPEG, PNG or TIFF bytes; anything wrong with them raises InputError and nothing else.
 
     ``name`` only labels error messages. The size is checked against ``max_pixels`` from the
     header, before decoding, so a tiny file declaring a gigantic image costs nothing. EXIF
-    orientation (JPEG APP1, PNG eXIf) is applied and its exposure settings kept in `capture`;
-    unusable EXIF data is ignored. An
-    embedded matrix/curve RGB colour profile (JPEG APP2, PNG iCCP) is applied (see LdrImage);
-    one that cannot be applied is ignored, as most viewers do, and the photo read as sRGB.
+    orientation (JPEG APP1, PNG eXIf, TIFF tag 274) is applied and its exposure settings kept in
+    `capture`; unusable EXIF data is ignored. An embedded matrix/curve RGB colour profile (JPEG
+    APP2, PNG iCCP, TIFF tag 34675) is applied (see LdrImage); one that cannot be applied is
+    ignored, as most viewers do, and the photo read as sRGB. A TIFF's first page is read.
     """
     if data.startswith(_PNG_SIGNATURE):
         kind, header = "PNG", _png_header(data, name)
     elif data.startswith(_JPEG_SIGNATURE):
         kind, header = "JPEG", _jpeg_header(data, name)
+    elif data[:4] in TIFF_SIGNATURES:
+        kind, header = "TIFF", _tiff_header(data, name)
+    elif data[:4] in BIGTIFF_SIGNATURES:
+        raise InputError(f"{name}: BigTIFF is not supported; save it as a standard TIFF")
     elif not data:
-        raise InputError(f"{name}: empty file, not a JPEG or PNG image")
+        raise InputError(f"{name}: empty file, not a JPEG, PNG or TIFF image")
     else:
-        raise InputError(f"{name}: not a JPEG or PNG image")
+        raise InputError(f"{name}: not a JPEG, PNG or TIFF image")
     if header.width == 0 or header.height == 0:
         raise _corrupt(name, kind)
     if header.width * header.height > max_pixels:
@@ -172,19 +183,27 @@ def decode_ldr(data: bytes, name: str, max_pixels: int = MAX_PIXELS) -> LdrImage
     if header.most_pixels and header.width * header.height > header.most_pixels:
         raise _corrupt(name, kind)  # far too few bytes for the pixels it declares
 
-    if header.repairs:  # changes nothing libjpeg decodes; only its warnings, which would hide others
+    if header.repairs:  # JPEG: only libjpeg's warnings change, which would hide others; TIFF: see tiff.py
         kept, start = [], 0
         for repair_start, repair_end, new in header.repairs:
             kept += [data[start:repair_start], new]
             start = repair_end
         data = b"".join(kept) + data[start:]
 
+    log_level = cv2.utils.logging.getLogLevel()
     with native_stderr_captured() as messages:
         try:
+            cv2.utils.logging.setLogLevel(max(log_level, _CV_LOG_ERROR))
             stored = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
         except cv2.error:
             stored = None
+        finally:
+            cv2.utils.logging.setLogLevel(log_level)
     if stored is None or stored.shape[:2] != (header.height, header.width):
+        raise _corrupt(name, kind)
+    if header.layout and (stored.dtype.itemsize * 8, stored.shape[2] if stored.ndim == 3 else 1) != header.layout:
+        raise _corrupt(name, kind)  # libtiff read another layout than the header's
+    if kind == "TIFF" and any(line.startswith("[ERROR") for text in messages for line in text.splitlines()):
         raise _corrupt(name, kind)
     if any(warning in text for text in messages for warning in _JPEG_DAMAGE_WARNINGS):
         raise _corrupt(name, kind)
@@ -217,6 +236,9 @@ def decode_ldr(data: bytes, name: str, max_pixels: int = MAX_PIXELS) -> LdrImage
     if channels == 4:
         alpha = orient(stored[:, :, 3]).astype(np.float32, order="C")
         alpha /= full_scale
+        if header.premultiplied:  # straight colour, as a PNG stores it; where alpha is 0, as stored
+            np.divide(rgb, alpha[:, :, None], out=rgb, where=alpha[:, :, None] > 0)
+            np.minimum(rgb, 1.0, out=rgb)
     profile = parse_icc(header.icc) if header.icc else None
     if profile is None or profile.is_srgb:
         return LdrImage(rgb=rgb, alpha=alpha, bit_depth=bit_depth, capture=dict(header.exif.capture),
@@ -292,7 +314,7 @@ locked_stderr = _LockedStderr()
 
 
 def _corrupt(name: str, kind: str) -> InputError:
-    """`kind`: "JPEG" or "PNG", from the file's signature (a cut-off photo is still a JPEG)."""
+    """`kind`: "JPEG", "PNG" or "TIFF", from the file's signature (a cut-off photo is still a JPEG)."""
     return InputError(f"{name}: truncated or corrupt {kind} (its data ends early or does not decode)")
 
 
@@ -324,6 +346,19 @@ def _png_header(data: bytes, name: str) -> _Header:
         elif kind == b"IEND":
             return _Header(width, height, exif, icc=icc)
         pos += 12 + length
+
+
+def _tiff_header(data: bytes, name: str) -> _Header:
+    """Size, layout and colour profile from the first IFD (tiff.py); orientation and exposure
+    settings from it and its Exif IFD, as for a JPEG's EXIF (which has the same structure)."""
+    try:
+        layout = tiff_layout(data)
+    except TiffDamaged:
+        raise _corrupt(name, "TIFF") from None
+    except TiffRefused as exc:
+        raise InputError(f"{name}: {exc}") from None
+    return _Header(layout.width, layout.height, parse_exif(data), layout.most_pixels, layout.repairs, layout.icc,
+                   (layout.bit_depth, layout.channels), layout.premultiplied)
 
 
 def _jpeg_header(data: bytes, name: str) -> _Header:
