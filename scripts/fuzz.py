@@ -1,12 +1,13 @@
-"""Fuzz the photo reader and the `fhdr convert` path with mutated JPEG/PNG files.
+"""Fuzz the photo reader and the `fhdr convert` path with mutated JPEG/PNG/TIFF files.
 
     python scripts/fuzz.py --cases 10000 --seed 0
 
-Every case starts from a small valid JPEG or PNG (baseline, progressive, grey, 16-bit, RGBA,
-palette, EXIF-rotated, ICC-tagged, ...) and applies one to three mutations: bit flips, interesting byte
-values, truncation, PNG chunk / JPEG segment length edits, header field edits (with the PNG
-CRC fixed up so the decoder looks further), random insertions, deletions, duplications and
-splices of two seeds. Each case goes through
+Every case starts from a small valid JPEG, PNG or TIFF (baseline, progressive, grey, 16-bit, RGBA,
+palette, EXIF-rotated, ICC-tagged, LZW/deflate/JPEG-compressed, tiled, planar, ...) and applies one
+to three mutations: bit flips, interesting byte values, truncation, PNG chunk / JPEG segment length
+edits, header field edits (with the PNG CRC fixed up so the decoder looks further; a TIFF IFD
+entry's type, count or value), random insertions, deletions, duplications and splices of two
+seeds. Each case goes through
 
 * ``fhdr_cli.io.photo.decode_ldr`` (the bytes), and through ``read_ldr`` from a file, which is the
   read step of ``fhdr convert``; a decoded image must be a sane float32 array;
@@ -38,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+TIFF_SIGNATURES = (b"II*\x00", b"MM\x00*")
 INTERESTING_8 = (0x00, 0x01, 0x7F, 0x80, 0xFE, 0xFF)
 INTERESTING_16 = (0, 1, 2, 0x7FFF, 0x8000, 0xFFFE, 0xFFFF)
 CLI_MAX_PIXELS = 256 * 256
@@ -84,6 +86,7 @@ def seed_images() -> list[tuple[str, bytes]]:
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
     from icc_profiles import adobe_profile, p3_profile  # the test suite's hand-built ICC profiles
+    from tiff_files import ASSOCIATED, DEFLATE, JPEG, PACKBITS, SHORT, YCBCR, exif_capture, tiff_file
 
     rng = np.random.default_rng(1234)
     yy, xx = np.mgrid[0:12, 0:16]
@@ -119,6 +122,12 @@ def seed_images() -> list[tuple[str, bytes]]:
         (".jpg", _with_app2_icc(jpeg, p3_profile(), pieces=2)),
         (".png", _handmade_png(2, 2, 8, 2, [bytes(range(6)), bytes(range(40, 46))],
                                extra=[(b"iCCP", b"Adobe\x00\x00" + zlib.compress(adobe_profile()))])),
+        (".tif", tiff_file(rgb, orientation=6, icc=p3_profile(), exif=exif_capture())),
+        (".tiff", enc(".tiff", rgba, cv2.IMWRITE_TIFF_COMPRESSION, cv2.IMWRITE_TIFF_COMPRESSION_LZW)),
+        (".tif", tiff_file(grey16, order=">", compression=DEFLATE, rows_per_strip=4)),
+        (".tif", tiff_file(rgb.astype(np.uint16) * 257, compression=DEFLATE, tile=(16, 16), orientation=3)),
+        (".tif", tiff_file(rgba, planar=True, compression=PACKBITS, extra_samples=(ASSOCIATED,), rows_per_strip=5)),
+        (".tif", tiff_file(rgb, photometric=YCBCR, compression=JPEG, strips=[jpeg], tags={530: (SHORT, [2, 2])})),
     ]
     return seeds
 
@@ -149,6 +158,34 @@ def _jpeg_segments(data: bytes) -> list[tuple[int, int, int]]:
             break
         pos += 2 + length
     return segments
+
+
+def _tiff_entries(data: bytes) -> list[tuple[int, int]]:
+    """(offset, tag) of the entries of a TIFF's first IFD that lie inside the data."""
+    from fhdr_cli.io.exif import walk_ifd
+
+    order = "<" if data[:2] == b"II" else ">"
+    try:
+        (first,) = struct.unpack_from(order + "I", data, 4)
+        return [(at, tag) for at, tag, _ in walk_ifd(data, order, first)]
+    except struct.error:
+        return []
+
+
+def _tiff_entry_edit(buf: bytearray, rnd: random.Random, tags: tuple[int, ...] = ()) -> bytearray:
+    """Give a TIFF IFD0 entry (one of `tags`, if any) another type, count or value."""
+    entries = [(at, tag) for at, tag in _tiff_entries(bytes(buf)) if not tags or tag in tags]
+    if not entries:
+        return buf
+    at, _ = rnd.choice(entries)
+    order = "<" if buf[:2] == b"II" else ">"
+    field_at = rnd.choice((2, 4, 8, 8, 8))  # type, count, value or offset
+    if field_at == 2:
+        buf[at + 2 : at + 4] = struct.pack(order + "H", rnd.choice((0, 1, 2, 3, 4, 5, 7, 11, 12, 16, 99)))
+    else:
+        value = rnd.choice([*INTERESTING_32, 3, 4, 5, 6, 8, 16, 32, 34892, rnd.getrandbits(16), rnd.getrandbits(32)])
+        buf[at + field_at : at + field_at + 4] = struct.pack(order + "I", value & 0xFFFFFFFF)
+    return buf
 
 
 def _fix_crc(buf: bytearray, offset: int) -> None:
@@ -213,7 +250,9 @@ def m_splice(buf: bytearray, rnd: random.Random, seeds) -> bytearray:
 
 
 def m_length_field(buf: bytearray, rnd: random.Random, seeds) -> bytearray:
-    """Edit a PNG chunk length or a JPEG segment length."""
+    """Edit a PNG chunk length, a JPEG segment length or a TIFF entry's count or offset."""
+    if bytes(buf[:4]) in TIFF_SIGNATURES:
+        return _tiff_entry_edit(buf, rnd)
     if buf.startswith(PNG_SIGNATURE):
         chunks = _png_chunks(bytes(buf))
         if chunks:
@@ -231,6 +270,9 @@ def m_length_field(buf: bytearray, rnd: random.Random, seeds) -> bytearray:
 
 def m_header_field(buf: bytearray, rnd: random.Random, seeds) -> bytearray:
     """Edit the image size or pixel layout where the decoder reads it (PNG: and fix the CRC)."""
+    if bytes(buf[:4]) in TIFF_SIGNATURES:  # size, bits, compression, colour model, layout, strips, tiles, ...
+        layout = (256, 257, 258, 259, 262, 273, 274, 277, 278, 279, 284, 322, 323, 324, 325, 338, 339, 34675)
+        return _tiff_entry_edit(buf, rnd, layout)
     if buf.startswith(PNG_SIGNATURE):
         chunks = [c for c in _png_chunks(bytes(buf)) if bytes(buf[c[0] + 4 : c[0] + 8]) in (b"IHDR", b"PLTE", b"eXIf", b"tRNS")]
         if not chunks:
@@ -271,6 +313,12 @@ def m_dimensions(buf: bytearray, rnd: random.Random, seeds) -> bytearray:
     pick = lambda: rnd.choice((1, 2, 7, 8, 9, 15, 16, 17, 255, 256, 4096, 12_000, 17_000, 17_320, 65_535,
                                rnd.randint(1, 2_000), rnd.randint(1, 20_000)))  # noqa: E731
     width, height = pick(), pick()
+    if bytes(buf[:4]) in TIFF_SIGNATURES:
+        order = "<" if buf[:2] == b"II" else ">"
+        for at, tag in _tiff_entries(bytes(buf)):
+            if tag in (256, 257):  # as a LONG, whatever the type was
+                buf[at + 2 : at + 12] = struct.pack(order + "HII", 4, 1, width if tag == 256 else height)
+        return buf
     if buf.startswith(PNG_SIGNATURE):
         if len(buf) >= 33 and buf[12:16] == b"IHDR":
             buf[16:24] = struct.pack(">II", width, height)

@@ -1,8 +1,9 @@
-"""A fast, seeded slice of scripts/fuzz.py: mutated JPEG/PNG files never crash or hang the reader
+"""A fast, seeded slice of scripts/fuzz.py: mutated JPEG/PNG/TIFF files never crash or hang the reader
 or `fhdr convert`. The full run (`python scripts/fuzz.py --cases 10000`) is in the README."""
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,22 @@ def test_cases_are_reproducible_and_mutated(fuzz):
     originals = {data for _, data in seeds}
     cases = [fuzz.make_case(7, i, seeds) for i in range(50)]
     assert sum(data not in originals for _, data, _ in cases) >= 45
+
+
+def test_tiff_seeds_are_fuzzed_in_their_own_structure(fuzz):
+    seeds = fuzz.seed_images()
+    tiffs = [data for ext, data in seeds if ext in (".tif", ".tiff")]
+    assert len(tiffs) >= 6 and all(data[:4] in fuzz.TIFF_SIGNATURES for data in tiffs)
+    cases = [fuzz.make_case(2024, i, seeds) for i in range(300)]  # the seeded run's cases
+    assert sum(data[:4] in fuzz.TIFF_SIGNATURES for _, data, _ in cases) >= 50
+    rnd = random.Random(0)
+    for data in tiffs:  # header and size edits land inside the first IFD's entries
+        entries = {tag: at for at, tag in fuzz._tiff_entries(data)}
+        edited = fuzz.m_header_field(bytearray(data), rnd, seeds)
+        assert all(any(at <= i < at + 12 for at in entries.values()) for i in range(len(data)) if edited[i] != data[i])
+        sized = fuzz.m_dimensions(bytearray(data), rnd, seeds)
+        changed = [i for i in range(len(data)) if sized[i] != data[i]]
+        assert changed and all(any(entries[tag] <= i < entries[tag] + 12 for tag in (256, 257)) for i in changed)
 
 
 def test_every_seed_image_decodes(fuzz):
