@@ -243,7 +243,16 @@ def test_rgba_input_keeps_alpha_as_the_exr_a_channel(tmp_path, weights_file, pho
     ok(fhdr("convert", src, "-o", out, "-n", "1", weights=weights_file))
     channels = exr_channels(out)
     assert set(channels) == {"R", "G", "B", "A"}
-    np.testing.assert_allclose(channels["A"].astype(np.float32), alpha / 255.0, atol=1e-3)
+    a = channels["A"].astype(np.float32)
+    np.testing.assert_allclose(a, alpha / 255.0, atol=1e-3)
+    # the network saw the straight colour; the EXR holds it premultiplied, as compositors expect
+    write_photo(tmp_path / "rgb.png", photo)
+    ok(fhdr("convert", tmp_path / "rgb.png", "-o", tmp_path / "rgb.exr", "-n", "1", weights=weights_file))
+    straight = exr_channels(tmp_path / "rgb.exr")
+    for name in "RGB":
+        np.testing.assert_allclose(channels[name].astype(np.float32), straight[name].astype(np.float32) * a,
+                                   rtol=2e-3, atol=1e-4)
+    assert channels["R"][:, 0].max() == 0.0  # alpha 0 in the first column
     # .hdr cannot hold alpha: still converts
     ok(fhdr("convert", src, "-o", tmp_path / "rgba.hdr", "-n", "1", weights=weights_file))
 

@@ -76,12 +76,16 @@ def test_unknown_compression_rejected(tmp_path, rgb):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_exr_alpha_round_trip(tmp_path, rgb):
+def test_exr_alpha_round_trip_premultiplied(tmp_path, rgb):
     path = tmp_path / "out.exr"
     alpha = np.linspace(0, 1, 35, dtype=np.float32).reshape(5, 7)
     write_hdr(path, rgb, alpha=alpha, half=False)
     channels = OpenEXR.File(str(path), separate_channels=True).channels()
     np.testing.assert_array_equal(channels["A"].pixels, alpha)
+    # OpenEXR's colour is premultiplied: a compositor adds nothing where alpha is 0
+    for i, name in enumerate("RGB"):
+        np.testing.assert_allclose(channels[name].pixels, rgb[:, :, i] * alpha, rtol=1e-6)
+    assert channels["R"].pixels[0, 0] == 0.0 and rgb[0, 0, 0] > 0
     assert read_hdr(path).shape == (5, 7, 3)  # alpha dropped on read
 
 

@@ -77,7 +77,8 @@ def write_hdr(
     pictures, at half the size) or float32 with ``half=False``, losslessly compressed with
     ``compression`` ("zip" or "piz"), tagged with ``chromaticities`` (red x, y, green x, y, blue
     x, y, white x, y; Rec.709 and D65 by default), plus an "A" channel when ``alpha`` is given.
-    Radiance headers get a PRIMARIES line with the same eight numbers.
+    ``rgb`` is straight colour; with ``alpha`` the EXR stores it multiplied by alpha (premultiplied,
+    OpenEXR's convention, which compositors such as Nuke assume when they read it). Radiance headers get a PRIMARIES line with the same eight numbers.
     Radiance .hdr has no alpha, so ``alpha`` is ignored there. Negatives and NaN become 0 and
     values are capped at what the file can hold (65504 in half), so no infinities are written.
     ``comments`` (one line: how the image was made) goes into the EXR's standard "comments"
@@ -99,12 +100,14 @@ def write_hdr(
         dtype = np.float16 if half else np.float32
         ceiling = HALF_MAX if half else float(np.finfo(np.float32).max)
         # order="C": openexr 3.5 ignores numpy strides and would scramble a strided view.
+        alpha = None if alpha is None else _finite(alpha, 1.0)
+        colour = rgb if alpha is None else rgb * alpha[:, :, None]
         channels = {
-            name: _finite(rgb[:, :, i], ceiling).astype(dtype, order="C")
+            name: _finite(colour[:, :, i], ceiling).astype(dtype, order="C")
             for i, name in enumerate("RGB")
         }
         if alpha is not None:
-            channels["A"] = _finite(alpha, 1.0).astype(dtype, order="C")
+            channels["A"] = alpha.astype(dtype, order="C")
         header = {
             "compression": _EXR_COMPRESSION[compression],
             "type": OpenEXR.scanlineimage,
