@@ -513,6 +513,33 @@ def test_sigterm_while_still_importing_exits_130(large_jpg, out_dir, weights_fil
     assert files_in(out_dir) == set()
 
 
+# Where typer is when the signal lands: building the command (before its own interrupt handling),
+# or parsing the arguments (it imports pydantic then, for a second, and turned an interrupt into a
+# silent exit 130). Both outside any command's own "interrupted".
+@pytest.mark.parametrize("typer_step", [("typer.main", "get_command"), ("typer.core", "TyperGroup.make_context")])
+def test_sigterm_while_typer_parses_says_interrupted(typer_step):
+    module, attribute = typer_step
+    script = textwrap.dedent(f"""
+        import importlib, os, signal, sys
+        *path, name = "{attribute}".split(".")
+        owner = importlib.import_module("{module}")
+        for part in path:
+            owner = getattr(owner, part)
+        real = getattr(owner, name)
+        def signalled(*args, **kwargs):
+            os.kill(os.getpid(), signal.SIGTERM)  # its handler runs on return: inside this step
+            return real(*args, **kwargs)
+        setattr(owner, name, signalled)
+        sys.argv = ["fhdr", "info"]
+        from fhdr_cli.__main__ import main
+        main()
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          env=SUBPROCESS_ENV)
+    assert proc.returncode == 130, (proc.returncode, proc.stderr)
+    assert proc.stderr.strip().splitlines() == ["fhdr: interrupted"], proc.stderr
+
+
 @pytest.mark.skipif(not LINUX, reason="uses /proc and POSIX signals")
 def test_sigkill_during_the_model_leaves_no_target(busy_convert, out_dir):
     proc = busy_convert

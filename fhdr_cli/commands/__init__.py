@@ -33,6 +33,7 @@ def print_table(table: Table) -> None:
 
 class _Settings:
     debug = False  # set by the root callback from `fhdr --debug`
+    interrupt_reported = False  # a command said "interrupted" (the entry point must not say it twice)
 
 
 settings = _Settings()
@@ -55,6 +56,7 @@ def report_errors(command: F) -> F:
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             err_console.print("fhdr: interrupted", markup=False)
+            settings.interrupt_reported = True
             raise typer.Exit(130) from None
 
     return wrapper  # type: ignore[return-value]
