@@ -21,7 +21,9 @@ import torch
 from typer.testing import CliRunner
 
 from conftest import png_chunk, random_model
+from heif_files import heif_file
 from icc_profiles import P3_TO_REC709, p3_profile
+from test_exif import exif_tiff
 from tiff_files import exif_capture, tiff_file
 
 import fhdr_cli
@@ -32,6 +34,7 @@ from fhdr_cli.colour.spaces import ACESCG, rec709_to
 from fhdr_cli.errors import UsageError
 from fhdr_cli.evaluation.evaluate import METRICS, evaluate
 from fhdr_cli.io.hdr_files import read_hdr, write_hdr
+from fhdr_cli.io.photo import read_ldr
 from fhdr_cli.inference.pipeline import Converter
 from fhdr_cli.network.checkpoint import save_checkpoint
 from fhdr_cli.network.fhdr import GainCalibration
@@ -172,6 +175,39 @@ def test_convert_refuses_a_float_tiff_in_one_line(tmp_path, weights_file):
     result = fhdr("convert", src, "-n", "1", weights=weights_file)
     assert result.exit_code == 1 and not src.with_suffix(".exr").exists()
     assert err(result).count("\n") == 1 and err(result).startswith(f"fhdr: error: {src}: floating-point TIFF")
+
+
+def test_convert_reads_a_heic_as_the_png_of_its_pixels(tmp_path, weights_file, photo):
+    heic = tmp_path / "IMG_0001.HEIC"
+    heic.write_bytes(heif_file(photo, quality=90, chroma=420))  # as phones write them: lossy, 4:2:0
+    decoded = np.round(read_ldr(heic).rgb * 255).astype(np.uint8)
+    assert decoded.shape == photo.shape and np.abs(decoded.astype(int) - photo).mean() < 3
+    write_photo(tmp_path / "same.png", decoded)
+    for src in (heic, tmp_path / "same.png"):
+        out = tmp_path / f"from_{src.suffix[1:].lower()}.exr"
+        result = fhdr("convert", src, "-o", out, "-n", "1", "--float32", weights=weights_file)
+        ok(result)
+        assert err(result).strip() == f"wrote {out}"
+    np.testing.assert_array_equal(read_hdr(tmp_path / "from_heic.exr"), read_hdr(tmp_path / "from_png.exr"))
+    assert "; source IMG_0001.HEIC;" in exr_comments(tmp_path / "from_heic.exr")
+
+
+def test_convert_shows_a_turned_heic_as_shot_and_keeps_its_exposure(tmp_path, weights_file, photo):
+    src = tmp_path / "portrait.heic"
+    src.write_bytes(heif_file(photo, exif=exif_tiff(orientation=6)))
+    out = src.with_suffix(".exr")
+    ok(fhdr("convert", src, "-n", "1", weights=weights_file))
+    assert read_hdr(out).shape == (photo.shape[1], photo.shape[0], 3)  # turned a quarter, once
+    header = OpenEXR.File(str(out)).header()
+    assert header["expTime"] == pytest.approx(1 / 250) and header["isoSpeed"] == 400
+
+
+def test_convert_refuses_an_hdr_heic_in_one_line(tmp_path, weights_file):
+    src = tmp_path / "hdr.heic"
+    src.write_bytes(heif_file(np.full((8, 8, 3), 512, np.uint16), bits=10, nclx=(9, 16)))
+    result = fhdr("convert", src, "-n", "1", weights=weights_file)
+    assert result.exit_code == 1 and not src.with_suffix(".exr").exists()
+    assert err(result).count("\n") == 1 and err(result).startswith(f"fhdr: error: {src}: HDR HEIF (PQ transfer)")
 
 
 def test_float32_writes_float_channels(jpg, weights_file):
@@ -501,11 +537,26 @@ def test_batch_picks_up_tif_and_tiff_files(tmp_path, weights_file, photo):
     assert read_hdr(tmp_path / "out" / "PLATE.exr").shape == (24, 32, 3)
 
 
+def test_batch_picks_up_heic_heif_and_hif_files(tmp_path, weights_file, photo):
+    (tmp_path / "in").mkdir()
+    small = photo[:24, :32]
+    (tmp_path / "in" / "IMG_0002.HEIC").write_bytes(heif_file(small, quality=90, chroma=420))
+    (tmp_path / "in" / "scan.heif").write_bytes(heif_file(small))
+    (tmp_path / "in" / "canon.hif").write_bytes(heif_file(small.astype(np.uint16) * 4, bits=10))
+    write_photo(tmp_path / "in" / "other.png", small)
+    (tmp_path / "in" / "clip.mov").write_bytes(b"not a photo")
+    result = fhdr("batch", tmp_path / "in", tmp_path / "out", "-n", "1", weights=weights_file)
+    ok(result)
+    assert outputs(tmp_path / "out") == ["IMG_0002.exr", "canon.exr", "other.exr", "scan.exr"]
+    assert summary_counts(result.stdout) == (4, 0, 0)
+    assert read_hdr(tmp_path / "out" / "canon.exr").shape == (24, 32, 3)
+
+
 def test_batch_of_an_empty_folder_says_so(tmp_path, weights_file):
     (tmp_path / "empty").mkdir()
     result = fhdr("batch", tmp_path / "empty", tmp_path / "out", weights=weights_file)
     ok(result)
-    assert "no JPEG/PNG/TIFF files" in err(result)
+    assert "no JPEG/PNG/TIFF/HEIC files" in err(result)
 
 
 # ---------------------------------------------------------------------------- tonemap-preview

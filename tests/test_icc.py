@@ -4,7 +4,7 @@ import warnings
 import numpy as np
 import pytest
 
-from fhdr_cli.io.icc import CURVE_SAMPLES, RgbProfile, parse_icc
+from fhdr_cli.io.icc import CURVE_SAMPLES, RgbProfile, icc_cicp, parse_icc, primaries_profile
 from icc_profiles import (
     SRGB_COLORANTS,
     P3_COLORANTS,
@@ -230,3 +230,25 @@ def test_fuzzed_profiles_never_raise():
                 assert np.isfinite(profile.to_rec709).all()
                 assert profile.is_srgb in (True, False)
     assert 0 < parsed < 600  # the mutations both break some profiles and leave others usable
+
+
+def test_cicp_tag_is_read_and_its_absence_or_damage_is_none():
+    tags = rgb_tags(P3_COLORANTS, para_tag(3, *SRGB_PARAMS), mluc_tag("HLG"), BRADFORD_D65_TO_D50)
+    tags[b"cicp"] = b"cicp" + bytes(4) + bytes([9, 18, 0, 1])
+    assert icc_cicp(build_profile(tags, version=4)) == (9, 18, 0, 1)
+    assert icc_cicp(p3_profile()) is None
+    tags[b"cicp"] = b"cicp" + bytes(4) + b"\x09"  # cut short
+    for damaged in (build_profile(tags, version=4), b"", b"not a profile", p3_profile()[:100]):
+        assert icc_cicp(damaged) is None
+
+
+def test_profile_from_primaries_matches_the_icc_one():
+    rec709 = (0.64, 0.33, 0.30, 0.60, 0.15, 0.06, 0.3127, 0.3290)
+    p3 = primaries_profile("p3", (0.68, 0.32, 0.265, 0.69, 0.15, 0.06, 0.3127, 0.3290))
+    np.testing.assert_allclose(p3.to_rec709, P3_TO_REC709, atol=1e-3)
+    np.testing.assert_allclose(p3.curves[0], parse_icc(p3_profile()).curves[0], atol=1e-4)
+    assert primaries_profile("srgb", rec709).is_srgb
+    assert not primaries_profile("linear", rec709, gamma=1.0).is_srgb
+    for broken in ((0.0,) * 8, (0.64, 0.33) * 3 + (0.3127, 0.3290), rec709[:6]):  # no white; one primary
+        with pytest.raises(ValueError):
+            primaries_profile("broken", broken)

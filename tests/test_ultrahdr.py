@@ -18,7 +18,9 @@ import numpy as np
 import pytest
 
 from conftest import encode
+from heif_files import heif_file
 from icc_profiles import p3_profile
+from test_exif import exif_tiff
 from test_cli import err, fhdr, ok, write_photo
 
 import fhdr_cli
@@ -26,7 +28,7 @@ import fhdr_cli.io.ultrahdr
 from fhdr_cli.errors import FhdrError, UsageError
 from fhdr_cli.io.hdr_files import read_hdr
 from fhdr_cli.inference.pipeline import Converter
-from fhdr_cli.io.photo import as_stored, decode_ldr, read_ldr
+from fhdr_cli.io.photo import as_shot, as_stored, decode_ldr, read_ldr
 from fhdr_cli.io.ultrahdr import OFFSET, srgb_decode, GainMapSettings, gain_map, parse_max_boost, read_ultrahdr, ultrahdr_file
 
 # Decoded HDR vs the EXR, |log2((decoded + 1/64) / (exr + 1/64))| per channel and pixel, in stops,
@@ -135,6 +137,22 @@ def test_png_photo_gets_a_new_base(tmp_path, converter, picture):
     sdr = imagecodecs.ultrahdr_decode(data, dtype=np.uint8)[..., :3]
     difference = np.abs(sdr.astype(int) - picture)  # quality 95, no chroma subsampling: ringing at hard edges only
     assert difference.mean() < 1.0 and difference.max() <= 12
+    hdr = imagecodecs.ultrahdr_decode(data).astype(np.float32)[..., :3]
+    error = stops(hdr, capped(read_hdr(tmp_path / "photo.exr"), sdr_linear(sdr), 4.0))
+    assert error.mean() < MEAN_STOPS and np.percentile(error, 99) < P99_STOPS
+
+
+def test_turned_heic_gets_a_new_base_as_shot(tmp_path, converter, picture):
+    # libheif turns a HEIC as shot (its irot box) and read_ldr says orientation 1: the new base and
+    # its gain map are both the picture as shot, and nothing turns them again
+    (tmp_path / "photo.heic").write_bytes(heif_file(picture, exif=exif_tiff(orientation=6)))
+    fhdr_cli.convert_file(tmp_path / "photo.heic", tmp_path / "photo.exr", converter)
+    fhdr_cli.convert_file(tmp_path / "photo.heic", tmp_path / "photo.jpg", converter)
+    data = (tmp_path / "photo.jpg").read_bytes()
+    sdr = imagecodecs.ultrahdr_decode(data, dtype=np.uint8)[..., :3]
+    difference = np.abs(sdr.astype(int) - as_shot(picture, 6))
+    assert sdr.shape == (64, 48, 3) and difference.mean() < 1.0 and difference.max() <= 12
+    assert cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR).shape == (64, 48, 3)  # no EXIF turn
     hdr = imagecodecs.ultrahdr_decode(data).astype(np.float32)[..., :3]
     error = stops(hdr, capped(read_hdr(tmp_path / "photo.exr"), sdr_linear(sdr), 4.0))
     assert error.mean() < MEAN_STOPS and np.percentile(error, 99) < P99_STOPS

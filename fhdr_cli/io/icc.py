@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..colour.transfer import linear_to_srgb
-from ..colour.spaces import to_rec709
+from ..colour.transfer import linear_to_srgb, srgb_to_linear
+from ..colour.spaces import ColourSpace, to_rec709
 
 CURVE_SAMPLES = 16385  # tone curves are tabulated at this many evenly spaced encoded values
 _GRID = np.linspace(0.0, 1.0, CURVE_SAMPLES)
@@ -117,6 +117,29 @@ def _parse(data: bytes) -> RgbProfile:
     chad = _s15fixed16(tags[b"chad"], b"sf32", 9).reshape(3, 3) if b"chad" in tags else np.eye(3)
     curves = (_curve(tags[b"rTRC"]), _curve(tags[b"gTRC"]), _curve(tags[b"bTRC"]))
     return RgbProfile(description, _rec709_matrix(colorants, chad), curves)
+
+
+def primaries_profile(description: str, chromaticities: tuple[float, ...], gamma: float | None = None) -> RgbProfile:
+    """A colour space given by numbers instead of an ICC profile (a HEIF's nclx box): its primaries and
+    white (red x, y, green x, y, blue x, y, white x, y) and one tone curve for all three channels, the
+    sRGB curve (`gamma` None) or a pure power (1 for linear light). ValueError for implausible values."""
+    if len(chromaticities) != 8 or not all(0.0 < value < 1.0 for value in chromaticities):
+        raise ValueError("chromaticities outside (0, 1)")
+    curve = srgb_to_linear(torch.from_numpy(_GRID)).numpy() if gamma is None else _GRID**gamma
+    return RgbProfile(description, to_rec709(ColourSpace(description, chromaticities).to_xyz()), (curve,) * 3)
+
+
+def icc_cicp(profile: bytes) -> tuple[int, int, int, int] | None:
+    """The coding-independent code points (H.273 primaries, transfer, matrix, full range) of an ICC
+    profile's 'cicp' tag (ICC.1:2022): how an HDR profile says PQ or HLG. None if it has none or is malformed."""
+    try:
+        (declared_size,) = struct.unpack_from(">I", profile, 0)
+        tag = _tag_table(memoryview(profile)[:declared_size]).get(b"cicp")
+        if tag is None or bytes(tag[:4]) != b"cicp" or len(tag) < 12:
+            return None
+        return tuple(tag[8:12])
+    except (struct.error, ValueError):
+        return None
 
 
 def _tag_table(data: memoryview) -> dict[bytes, memoryview]:

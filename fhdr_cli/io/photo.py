@@ -1,10 +1,11 @@
-"""Read the user's LDR photos (JPEG, PNG, TIFF) into float arrays, refusing anything unsafe or broken.
+"""Read the user's LDR photos (JPEG, PNG, TIFF, HEIC) into float arrays, refusing anything unsafe or broken.
 
-Input files come from anywhere, so the bytes are checked before OpenCV sees them: only JPEG, PNG
-and TIFF signatures are accepted, the pixel count is read from the header and capped before any
+Input files come from anywhere, so the bytes are checked before OpenCV sees them: only JPEG, PNG,
+TIFF and HEIF signatures are accepted, the pixel count is read from the header and capped before any
 allocation, truncated JPEGs (which libjpeg would pad with grey) are refused, TIFF layouts that
 OpenCV would misread are refused (io/tiff.py), and every failure is a one-line InputError naming
-the file.
+the file. HEIF (HEIC) photos are decoded by libheif instead of OpenCV (io/heif.py), under the same
+checks.
 """
 
 from __future__ import annotations
@@ -27,11 +28,12 @@ import numpy as np
 
 from fhdr_cli.errors import InputError, UsageError
 from fhdr_cli.io.exif import Exif, parse_exif
+from fhdr_cli.io.heif import HeifDamaged, HeifPhoto, HeifRefused, is_heif
 from fhdr_cli.io.icc import RgbProfile, parse_icc
 from fhdr_cli.io.jpeg_markers import JPEG_SOF, JPEG_SOS, DamagedJpegHeader, Repair, header_segments
 from fhdr_cli.io.tiff import BIGTIFF_SIGNATURES, TIFF_SIGNATURES, TiffDamaged, TiffRefused, tiff_layout
 
-LDR_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff")
+LDR_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".heic", ".heif", ".hif")
 MAX_PIXELS = 300_000_000
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -114,7 +116,9 @@ class LdrImage:
     bit_depth: int  # 8 or 16: how finely the file quantised the values
     profile: RgbProfile | None = None  # the embedded colour profile, when it is not sRGB
     capture: dict[str, float | str] = field(default_factory=dict)  # exposure settings from EXIF (see exif.py)
-    orientation: int = 1  # EXIF orientation (1-8), already applied to `rgb`; `as_stored` undoes it
+    # EXIF orientation (1-8), already applied to `rgb`; `as_stored` undoes it. A HEIF's is 1: libheif
+    # turns its pixels as shot, and the file stores no other layout to go back to.
+    orientation: int = 1
 
     @property
     def rgb_to_rec709(self) -> np.ndarray | None:
@@ -134,14 +138,15 @@ class _Header(NamedTuple):
 
 
 def read_ldr(path: Path, max_pixels: int = MAX_PIXELS) -> LdrImage:
-    """Read a JPEG, PNG or TIFF file; path problems are UsageErrors, bad contents InputErrors."""
+    """Read a JPEG, PNG, TIFF or HEIF file; path problems are UsageErrors, bad contents InputErrors."""
     path = Path(path)
     if not path.exists():
         raise UsageError(f"{path}: no such file")
     if path.is_dir():
         raise UsageError(f"{path}: is a folder, not an image")
     if path.suffix.lower() not in LDR_EXTENSIONS:
-        raise UsageError(f"{path}: cannot read '{path.suffix}' files; use .jpg, .jpeg, .png, .tif or .tiff")
+        raise UsageError(f"{path}: cannot read '{path.suffix}' files; "
+                         "use .jpg, .jpeg, .png, .tif, .tiff, .heic, .heif or .hif")
     try:
         # Read the bytes in Python: cv2.imread mishandles non-ASCII paths on some platforms.
         data = path.read_bytes()
@@ -152,14 +157,16 @@ def read_ldr(path: Path, max_pixels: int = MAX_PIXELS) -> LdrImage:
 
 
 def decode_ldr(data: bytes, name: str, max_pixels: int = MAX_PIXELS) -> LdrImage:
-    """Decode JPEG, PNG or TIFF bytes; anything wrong with them raises InputError and nothing else.
+    """Decode JPEG, PNG, TIFF or HEIF bytes; anything wrong with them raises InputError and nothing else.
 
     ``name`` only labels error messages. The size is checked against ``max_pixels`` from the
     header, before decoding, so a tiny file declaring a gigantic image costs nothing. EXIF
     orientation (JPEG APP1, PNG eXIf, TIFF tag 274) is applied and its exposure settings kept in
     `capture`; unusable EXIF data is ignored. An embedded matrix/curve RGB colour profile (JPEG
     APP2, PNG iCCP, TIFF tag 34675) is applied (see LdrImage); one that cannot be applied is
-    ignored, as most viewers do, and the photo read as sRGB. A TIFF's first page is read.
+    ignored, as most viewers do, and the photo read as sRGB. A TIFF's first page is read. A HEIF's
+    primary image is read as shot (its own rotation and mirroring, not its EXIF orientation), with
+    its ICC profile or nclx colour box; see io/heif.py.
     """
     if data.startswith(_PNG_SIGNATURE):
         kind, header = "PNG", _png_header(data, name)
@@ -169,17 +176,13 @@ def decode_ldr(data: bytes, name: str, max_pixels: int = MAX_PIXELS) -> LdrImage
         kind, header = "TIFF", _tiff_header(data, name)
     elif data[:4] in BIGTIFF_SIGNATURES:
         raise InputError(f"{name}: BigTIFF is not supported; save it as a standard TIFF")
+    elif is_heif(data):
+        return _decode_heif(data, name, max_pixels)
     elif not data:
-        raise InputError(f"{name}: empty file, not a JPEG, PNG or TIFF image")
+        raise InputError(f"{name}: empty file, not a JPEG, PNG, TIFF or HEIF image")
     else:
-        raise InputError(f"{name}: not a JPEG, PNG or TIFF image")
-    if header.width == 0 or header.height == 0:
-        raise _corrupt(name, kind)
-    if header.width * header.height > max_pixels:
-        raise InputError(
-            f"{name}: image is {header.width}x{header.height} pixels, "
-            f"more than the limit of {max_pixels:,}"
-        )
+        raise InputError(f"{name}: not a JPEG, PNG, TIFF or HEIF image")
+    _check_size(name, kind, header.width, header.height, max_pixels)
     if header.most_pixels and header.width * header.height > header.most_pixels:
         raise _corrupt(name, kind)  # far too few bytes for the pixels it declares
 
@@ -212,10 +215,46 @@ def decode_ldr(data: bytes, name: str, max_pixels: int = MAX_PIXELS) -> LdrImage
         # OpenCV's own log lines start with "[ WARN" / "[ INFO"; the rest are libjpeg's
         if any(not line.startswith("[") and not _JPEG_HARMLESS_WARNING.search(line) for line in lines):
             raise _corrupt(name, kind)
+    full_scale = 65535.0 if stored.dtype == np.uint16 else 255.0
+    profile = parse_icc(header.icc) if header.icc else None
+    # OpenCV gives BGR(A); grey+alpha, palette and CMYK arrive this way too
+    return _ldr_image(name, stored, full_scale, header.premultiplied, profile, header.exif, bgr=True)
+
+
+def _decode_heif(data: bytes, name: str, max_pixels: int) -> LdrImage:
+    """decode_ldr for HEIF (io/heif.py): libheif opens the container, the size is checked against the
+    cap, then libheif decodes the primary image, turned and mirrored as shot (orientation 1)."""
+    try:
+        with native_stderr_captured():  # libheif's and libde265's chatter, if any
+            photo = HeifPhoto(data)  # the container only: no pixel decoded yet
+        _check_size(name, "HEIF", photo.width, photo.height, max_pixels)
+        with native_stderr_captured():
+            stored, full_scale, premultiplied = photo.decode()
+    except HeifRefused as exc:
+        raise InputError(f"{name}: {exc}") from None
+    except HeifDamaged:
+        raise _corrupt(name, "HEIF") from None
+    exif = parse_exif(photo.exif)  # exposure settings; its orientation only repeats HEIF's own, applied
+    return _ldr_image(name, stored, full_scale, premultiplied, photo.profile, Exif(1, exif.capture))
+
+
+def _check_size(name: str, kind: str, width: int, height: int, max_pixels: int) -> None:
+    """The pixel cap, from the header: before anything is decoded."""
+    if width == 0 or height == 0:
+        raise _corrupt(name, kind)
+    if width * height > max_pixels:
+        raise InputError(f"{name}: image is {width}x{height} pixels, more than the limit of {max_pixels:,}")
+
+
+def _ldr_image(name: str, stored: np.ndarray, full_scale: float, premultiplied: bool,
+               profile: RgbProfile | None, exif: Exif, bgr: bool = False) -> LdrImage:
+    """The LdrImage of decoded pixels (H x W grey, or H x W x 3 or 4 in RGB(A) order, BGR(A) if `bgr`;
+    uint8 or uint16, white at `full_scale`), turned by `exif.orientation`, taken to the sRGB curve by
+    `profile`."""
     if stored.dtype == np.uint8:
-        bit_depth, full_scale = 8, 255.0
+        bit_depth = 8
     elif stored.dtype == np.uint16:
-        bit_depth, full_scale = 16, 65535.0
+        bit_depth = 16
     else:
         raise InputError(f"{name}: unsupported pixel type {stored.dtype}")
 
@@ -224,27 +263,26 @@ def decode_ldr(data: bytes, name: str, max_pixels: int = MAX_PIXELS) -> LdrImage
     channels = stored.shape[2]
     if channels == 1:  # grey: the same value in R, G and B
         colour = np.broadcast_to(stored, (*stored.shape[:2], 3))
-    elif channels in (3, 4):  # OpenCV gives BGR(A); grey+alpha, palette and CMYK arrive this way too
-        colour = stored[:, :, 2::-1]
+    elif channels in (3, 4):
+        colour = stored[:, :, 2::-1] if bgr else stored[:, :, :3]
     else:
         raise InputError(f"{name}: unsupported {channels}-channel image")
 
-    orient = _ORIENT[header.exif.orientation]
+    orient = _ORIENT[exif.orientation]
     rgb = orient(colour).astype(np.float32, order="C")
     rgb /= full_scale
     alpha = None
     if channels == 4:
         alpha = orient(stored[:, :, 3]).astype(np.float32, order="C")
         alpha /= full_scale
-        if header.premultiplied:  # straight colour, as a PNG stores it; where alpha is 0, as stored
+        if premultiplied:  # straight colour, as a PNG stores it; where alpha is 0, as stored
             np.divide(rgb, alpha[:, :, None], out=rgb, where=alpha[:, :, None] > 0)
             np.minimum(rgb, 1.0, out=rgb)
-    profile = parse_icc(header.icc) if header.icc else None
     if profile is None or profile.is_srgb:
-        return LdrImage(rgb=rgb, alpha=alpha, bit_depth=bit_depth, capture=dict(header.exif.capture),
-                        orientation=header.exif.orientation)
+        return LdrImage(rgb=rgb, alpha=alpha, bit_depth=bit_depth, capture=dict(exif.capture),
+                        orientation=exif.orientation)
     return LdrImage(rgb=profile.to_srgb_encoding(rgb), alpha=alpha, bit_depth=bit_depth, profile=profile,
-                    capture=dict(header.exif.capture), orientation=header.exif.orientation)
+                    capture=dict(exif.capture), orientation=exif.orientation)
 
 
 @contextmanager
@@ -314,7 +352,7 @@ locked_stderr = _LockedStderr()
 
 
 def _corrupt(name: str, kind: str) -> InputError:
-    """`kind`: "JPEG", "PNG" or "TIFF", from the file's signature (a cut-off photo is still a JPEG)."""
+    """`kind`: "JPEG", "PNG", "TIFF" or "HEIF", from the file's signature (a cut-off photo is still a JPEG)."""
     return InputError(f"{name}: truncated or corrupt {kind} (its data ends early or does not decode)")
 
 

@@ -129,8 +129,8 @@ def ultrahdr_file(photo: bytes, image: LdrImage, hdr: np.ndarray, max_boost: flo
     converter's `hdr` of it, in the photo's own primaries (`rgb_to_rec709=None`).
 
     A colour JPEG is the base as it is, and the gain map is laid out as its pixels are stored (the EXIF
-    orientation turns both alike). Anything else (PNG, TIFF, grey or CMYK JPEG) gets a new sRGB JPEG base of
-    the picture as shot, Rec.709 primaries, alpha dropped."""
+    orientation turns both alike). Anything else (PNG, TIFF, HEIC, grey or CMYK JPEG) gets a new sRGB JPEG
+    base of the picture as shot, Rec.709 primaries, alpha dropped."""
     if photo.startswith(b"\xff\xd8") and keeps_as_base(photo):
         base = photo
         hdr = as_stored(hdr, image.orientation)
