@@ -1,13 +1,14 @@
-"""Fuzz the photo reader and the `fhdr convert` path with mutated JPEG/PNG/TIFF files.
+"""Fuzz the photo reader and the `fhdr convert` path with mutated JPEG/PNG/TIFF/HEIC files.
 
     python scripts/fuzz.py --cases 10000 --seed 0
 
-Every case starts from a small valid JPEG, PNG or TIFF (baseline, progressive, grey, 16-bit, RGBA,
-palette, EXIF-rotated, ICC-tagged, LZW/deflate/JPEG-compressed, tiled, planar, ...) and applies one
-to three mutations: bit flips, interesting byte values, truncation, PNG chunk / JPEG segment length
-edits, header field edits (with the PNG CRC fixed up so the decoder looks further; a TIFF IFD
-entry's type, count or value), random insertions, deletions, duplications and splices of two
-seeds. Each case goes through
+Every case starts from a small valid JPEG, PNG, TIFF or HEIC (baseline, progressive, grey, 16-bit,
+RGBA, palette, EXIF-rotated, ICC-tagged, LZW/deflate/JPEG-compressed, tiled, planar; HEIC 8- and
+10-bit, turned, gridded, with several images, ...) and applies one to three mutations: bit flips,
+interesting byte values, truncation, PNG chunk / JPEG segment / HEIF box length edits, header field
+edits (with the PNG CRC fixed up so the decoder looks further; a TIFF IFD entry's type, count or
+value; a byte of a HEIF box libheif reads before the pixels), random insertions, deletions,
+duplications and splices of two seeds. Each case goes through
 
 * ``fhdr_cli.io.photo.decode_ldr`` (the bytes), and through ``read_ldr`` from a file, which is the
   read step of ``fhdr convert``; a decoded image must be a sane float32 array;
@@ -40,6 +41,13 @@ from pathlib import Path
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 TIFF_SIGNATURES = (b"II*\x00", b"MM\x00*")
+# HEIF boxes holding other boxes -> bytes between their header and their first child (meta and iinf
+# are full boxes; iinf also counts its entries, in 2 bytes in version 0, else 4)
+HEIF_CONTAINERS = {b"meta": 4, b"iprp": 0, b"ipco": 0, b"dinf": 0, b"iinf": 6}
+# what libheif reads of a HEIF before decoding: brands, handler, primary item, locations, item infos,
+# properties (size, turn, mirror, crop, colour, bit depth, HEVC configuration), associations, references
+HEIF_HEADER_BOXES = (b"ftyp", b"hdlr", b"pitm", b"iloc", b"infe", b"ispe", b"irot", b"imir", b"clap", b"colr",
+                     b"pixi", b"hvcC", b"ipma", b"iref", b"auxC")
 INTERESTING_8 = (0x00, 0x01, 0x7F, 0x80, 0xFE, 0xFF)
 INTERESTING_16 = (0, 1, 2, 0x7FFF, 0x8000, 0xFFFE, 0xFFFF)
 CLI_MAX_PIXELS = 256 * 256
@@ -86,6 +94,7 @@ def seed_images() -> list[tuple[str, bytes]]:
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
     from icc_profiles import adobe_profile, p3_profile  # the test suite's hand-built ICC profiles
+    from heif_files import heif_file, several_images
     from tiff_files import ASSOCIATED, DEFLATE, JPEG, PACKBITS, SHORT, YCBCR, exif_capture, tiff_file
 
     rng = np.random.default_rng(1234)
@@ -128,6 +137,14 @@ def seed_images() -> list[tuple[str, bytes]]:
         (".tif", tiff_file(rgb.astype(np.uint16) * 257, compression=DEFLATE, tile=(16, 16), orientation=3)),
         (".tif", tiff_file(rgba, planar=True, compression=PACKBITS, extra_samples=(ASSOCIATED,), rows_per_strip=5)),
         (".tif", tiff_file(rgb, photometric=YCBCR, compression=JPEG, strips=[jpeg], tags={530: (SHORT, [2, 2])})),
+        # HEIC as phones write it: lossy 4:2:0, turned (irot, and EXIF orientation 6 too), Display P3
+        (".heic", heif_file(rgb, quality=80, chroma=420, icc=p3_profile(),
+                            exif=tiff_file(rgb[:1, :1], orientation=6, exif=exif_capture()))),
+        (".heic", heif_file(rgba.astype(np.uint16) * 4, bits=10)),  # 10-bit RGBA, lossless 4:4:4
+        (".heif", heif_file(rgb[..., 1], quality=70)),  # grey
+        (".hif", heif_file(rgb, quality=80, chroma=422, nclx=(12, 13), tile_size=8)),  # nclx P3, a grid of tiles
+        (".heic", heif_file(rgba, premultiplied=True, exif=_exif(2), thumbnails=[8])),  # mirrored, thumbnail
+        (".heic", several_images([(8, 6), (16, 12)], primary=1)),
     ]
     return seeds
 
@@ -158,6 +175,29 @@ def _jpeg_segments(data: bytes) -> list[tuple[int, int, int]]:
             break
         pos += 2 + length
     return segments
+
+
+def _heif_boxes(data: bytes) -> list[tuple[int, bytes, int]]:
+    """(offset, type, size) of the HEIF boxes at the top and inside HEIF_CONTAINERS that lie inside the data."""
+    boxes: list[tuple[int, bytes, int]] = []
+
+    def walk(pos: int, end: int) -> None:
+        while pos + 8 <= end:
+            size, kind = int.from_bytes(data[pos : pos + 4], "big"), bytes(data[pos + 4 : pos + 8])
+            if size < 8 or pos + size > end:
+                return
+            boxes.append((pos, kind, size))
+            if kind in HEIF_CONTAINERS:
+                skip = HEIF_CONTAINERS[kind] + (2 if kind == b"iinf" and data[pos + 8] else 0)
+                walk(pos + 8 + skip, pos + size)
+            pos += size
+
+    walk(0, len(data))
+    return boxes
+
+
+def _is_heif(buf: bytearray) -> bool:
+    return bytes(buf[4:8]) == b"ftyp"
 
 
 def _tiff_entries(data: bytes) -> list[tuple[int, int]]:
@@ -250,9 +290,16 @@ def m_splice(buf: bytearray, rnd: random.Random, seeds) -> bytearray:
 
 
 def m_length_field(buf: bytearray, rnd: random.Random, seeds) -> bytearray:
-    """Edit a PNG chunk length, a JPEG segment length or a TIFF entry's count or offset."""
+    """Edit a PNG chunk length, a JPEG segment length, a TIFF entry's count or offset or a HEIF box's size."""
     if bytes(buf[:4]) in TIFF_SIGNATURES:
         return _tiff_entry_edit(buf, rnd)
+    if _is_heif(buf):
+        boxes = _heif_boxes(bytes(buf))
+        if boxes:
+            offset, _, size = rnd.choice(boxes)
+            new = rnd.choice([*INTERESTING_32, 8, size + 1, size - 1, size + 4, rnd.getrandbits(32)])
+            buf[offset : offset + 4] = struct.pack(">I", new & 0xFFFFFFFF)
+        return buf
     if buf.startswith(PNG_SIGNATURE):
         chunks = _png_chunks(bytes(buf))
         if chunks:
@@ -273,6 +320,13 @@ def m_header_field(buf: bytearray, rnd: random.Random, seeds) -> bytearray:
     if bytes(buf[:4]) in TIFF_SIGNATURES:  # size, bits, compression, colour model, layout, strips, tiles, ...
         layout = (256, 257, 258, 259, 262, 273, 274, 277, 278, 279, 284, 322, 323, 324, 325, 338, 339, 34675)
         return _tiff_entry_edit(buf, rnd, layout)
+    if _is_heif(buf):  # one byte of a box libheif reads before the pixels, past its size and type
+        boxes = [b for b in _heif_boxes(bytes(buf)) if b[1] in HEIF_HEADER_BOXES and b[2] > 8]
+        if boxes:
+            offset, _, size = rnd.choice(boxes)
+            at = offset + 8 + rnd.randrange(size - 8)
+            buf[at] = rnd.choice((*INTERESTING_8, 2, 3, 4, 8, 10, 12, 16, rnd.getrandbits(8)))
+        return buf
     if buf.startswith(PNG_SIGNATURE):
         chunks = [c for c in _png_chunks(bytes(buf)) if bytes(buf[c[0] + 4 : c[0] + 8]) in (b"IHDR", b"PLTE", b"eXIf", b"tRNS")]
         if not chunks:
@@ -313,6 +367,11 @@ def m_dimensions(buf: bytearray, rnd: random.Random, seeds) -> bytearray:
     pick = lambda: rnd.choice((1, 2, 7, 8, 9, 15, 16, 17, 255, 256, 4096, 12_000, 17_000, 17_320, 65_535,
                                rnd.randint(1, 2_000), rnd.randint(1, 20_000)))  # noqa: E731
     width, height = pick(), pick()
+    if _is_heif(buf):  # every 'ispe' (image spatial extents): the primary's, a tile's, a thumbnail's
+        for offset, kind, size in _heif_boxes(bytes(buf)):
+            if kind == b"ispe" and size >= 20:
+                buf[offset + 12 : offset + 20] = struct.pack(">II", width, height)
+        return buf
     if bytes(buf[:4]) in TIFF_SIGNATURES:
         order = "<" if buf[:2] == b"II" else ">"
         for at, tag in _tiff_entries(bytes(buf)):

@@ -1,4 +1,4 @@
-"""A fast, seeded slice of scripts/fuzz.py: mutated JPEG/PNG/TIFF files never crash or hang the reader
+"""A fast, seeded slice of scripts/fuzz.py: mutated JPEG/PNG/TIFF/HEIC files never crash or hang the reader
 or `fhdr convert`. The full run (`python scripts/fuzz.py --cases 10000`) is in the README."""
 
 from __future__ import annotations
@@ -53,6 +53,26 @@ def test_tiff_seeds_are_fuzzed_in_their_own_structure(fuzz):
         sized = fuzz.m_dimensions(bytearray(data), rnd, seeds)
         changed = [i for i in range(len(data)) if sized[i] != data[i]]
         assert changed and all(any(entries[tag] <= i < entries[tag] + 12 for tag in (256, 257)) for i in changed)
+
+
+def test_heif_seeds_are_fuzzed_in_their_own_structure(fuzz):
+    seeds = fuzz.seed_images()
+    heifs = [data for ext, data in seeds if ext in (".heic", ".heif", ".hif")]
+    assert len(heifs) >= 6 and all(data[4:8] == b"ftyp" for data in heifs)
+    cases = [fuzz.make_case(2024, i, seeds) for i in range(300)]  # the seeded run's cases
+    assert sum(data[4:8] == b"ftyp" for _, data, _ in cases) >= 40
+    rnd = random.Random(0)
+    for data in heifs:
+        boxes = fuzz._heif_boxes(data)
+        assert {b"ftyp", b"meta", b"iloc", b"ispe", b"hvcC", b"ipma", b"mdat"} <= {kind for _, kind, _ in boxes}
+        header = [(at, at + size) for at, kind, size in boxes if kind in fuzz.HEIF_HEADER_BOXES]
+        edited = fuzz.m_header_field(bytearray(data), rnd, seeds)  # one byte, inside a box read before the pixels
+        changed = [i for i in range(len(data)) if edited[i] != data[i]]
+        assert len(changed) <= 1 and all(any(start + 8 <= i < end for start, end in header) for i in changed)
+        sized = fuzz.m_dimensions(bytearray(data), rnd, seeds)  # the width and height of every 'ispe'
+        extents = [(at + 12, at + 20) for at, kind, _ in boxes if kind == b"ispe"]
+        changed = [i for i in range(len(data)) if sized[i] != data[i]]
+        assert changed and all(any(start <= i < end for start, end in extents) for i in changed)
 
 
 def test_every_seed_image_decodes(fuzz):
