@@ -54,6 +54,11 @@ def png_chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
+def with_icc_png(png: bytes, profile: bytes) -> bytes:
+    """The PNG with the ICC profile in an iCCP chunk right after IHDR."""
+    return png[:33] + png_chunk(b"iCCP", b"test\0\0" + zlib.compress(profile)) + png[33:]
+
+
 def handmade_png(width: int, height: int, depth: int, colour_type: int, rows: list[bytes], extra=()) -> bytes:
     """A PNG written by hand, for layouts cv2.imencode cannot produce (palette, grey+alpha)."""
     ihdr = struct.pack(">IIBBBBB", width, height, depth, colour_type, 0, 0, 0)

@@ -9,10 +9,12 @@ import numpy as np
 import pytest
 
 from fhdr_cli.errors import InputError, UsageError
-from conftest import encode, handmade_png, png_chunk
+from conftest import encode, handmade_png, png_chunk, with_icc_png
 from icc_profiles import (
     ADOBE_GAMMA, P3_TO_REC709, adobe_profile, build_profile, desc_tag, gamma_tag, p3_profile, srgb_encode, srgb_profile,
 )
+from heif_files import heif_file
+from test_exif import exif_tiff
 from tiff_files import DEFLATE, exif_capture, tiff_file
 from fhdr_cli.io.photo import LDR_EXTENSIONS, decode_ldr, read_ldr
 
@@ -267,13 +269,9 @@ def _with_icc_jpeg(jpeg: bytes, profile: bytes, pieces: int = 1, drop: int | Non
     return jpeg[:2] + b"".join(segments) + jpeg[2:]
 
 
-def _with_icc_png(png: bytes, profile: bytes) -> bytes:
-    return png[:33] + png_chunk(b"iCCP", b"test\0\0" + zlib.compress(profile)) + png[33:]
-
-
 def test_adobe_rgb_png_is_re_encoded_to_the_srgb_curve(png_bytes):
     plain = decode_ldr(png_bytes, "plain.png")
-    tagged = decode_ldr(_with_icc_png(png_bytes, adobe_profile()), "adobe.png")
+    tagged = decode_ldr(with_icc_png(png_bytes, adobe_profile()), "adobe.png")
     assert plain.rgb_to_rec709 is None and tagged.profile is not None
     np.testing.assert_allclose(tagged.rgb, srgb_encode(plain.rgb.astype(np.float64) ** ADOBE_GAMMA), atol=2e-4)
     assert (tagged.rgb_to_rec709 @ [0.0, 1.0, 0.0])[0] < 0  # Adobe green lies outside Rec.709
@@ -430,7 +428,9 @@ def test_mutated_files_only_ever_raise_input_error(jpeg_bytes, png_bytes):
     tiffs = (tiff_file(rgb, orientation=6, icc=p3_profile(), exif=exif_capture()),
              tiff_file(rng.integers(0, 65536, (6, 5, 4), dtype=np.uint16), order=">", compression=DEFLATE),
              encode(".tiff", rgb, cv2.IMWRITE_TIFF_COMPRESSION, cv2.IMWRITE_TIFF_COMPRESSION_LZW))
-    for original, cases in ((jpeg_bytes, 150), (png_bytes, 150), *((tiff, 100) for tiff in tiffs)):
+    heics = (heif_file(rgb, quality=80, chroma=420, exif=exif_tiff(orientation=6), icc=p3_profile()),
+             heif_file(rng.integers(0, 1024, (6, 5, 4), dtype=np.uint16), bits=10))
+    for original, cases in ((jpeg_bytes, 150), (png_bytes, 150), *((data, 100) for data in tiffs + heics)):
         for _ in range(cases):
             data = bytearray(original)
             for position in rng.integers(0, len(data), rng.integers(1, 8)):

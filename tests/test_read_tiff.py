@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import encode, png_chunk
+from conftest import encode, with_icc_png
 from icc_profiles import P3_TO_REC709, p3_profile
 from tiff_files import (
     ASCII, ASSOCIATED, CIELAB, CMYK, DEFLATE, JPEG, LONG, NONE, PACKBITS, PALETTE, SHORT, WHITE_IS_ZERO, YCBCR,
@@ -188,9 +188,7 @@ def test_orientation_six_turns_alpha_too():
 
 
 def test_display_p3_profile_is_applied_as_for_png():
-    tagged_png = encode(".png", RGB8[:, :, ::-1])
-    tagged_png = tagged_png[:33] + png_chunk(b"iCCP", b"P3\0\0" + zlib.compress(p3_profile())) + tagged_png[33:]
-    png = decode_ldr(tagged_png, "p3.png")
+    png = decode_ldr(with_icc_png(encode(".png", RGB8[:, :, ::-1]), p3_profile()), "p3.png")
     tiff = decode_ldr(tiff_file(RGB8, icc=p3_profile()), "p3.tif")
     assert "Display P3" in tiff.profile.description
     np.testing.assert_array_equal(tiff.rgb, png.rgb)
