@@ -304,5 +304,5 @@ def test_pillow_heif_is_imported_for_the_first_heif_only(tmp_path, photo):
 
 def test_without_pillow_heif_a_heif_is_refused_in_one_line(monkeypatch, photo):
     monkeypatch.setitem(sys.modules, "pillow_heif", None)  # as if not installed
-    _refused(heif_file(photo), "a.heic", r"needs pillow-heif, which is not installed")
+    _refused(heif_file(photo), "a.heic", r"needs the heic extra: pip install 'fhdr\[heic\]'")
     assert decode_ldr(encode(".png", photo), "a.png").rgb.shape == (37, 53, 3)

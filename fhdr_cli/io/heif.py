@@ -79,8 +79,8 @@ class HeifPhoto:
         try:
             import pillow_heif  # noqa: PLC0415 (lazy: pulls in Pillow)
         except ImportError:
-            raise HeifRefused("reading HEIC/HEIF needs pillow-heif, which is not installed "
-                              "(pip install 'pillow-heif>=1.8.1,<1.9')") from None
+            raise HeifRefused("reading HEIC/HEIF needs the heic extra: pip install 'fhdr[heic]' "
+                              "(pillow-heif, GPL-2.0)") from None
 
         try:
             # 10/12-bit samples as they are (hdr_to_16bit=False), scaled to [0, 1] by `decode` itself
