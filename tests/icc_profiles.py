@@ -104,3 +104,10 @@ def p3_profile() -> bytes:
 
 def adobe_profile() -> bytes:
     return build_profile(rgb_tags(ADOBE_COLORANTS, gamma_tag(ADOBE_GAMMA), desc_tag("Adobe RGB (1998)")))
+
+
+def pq_profile() -> bytes:
+    """A v4 Display P3 profile whose cicp tag says BT.2020 primaries and PQ: an HDR photo's profile."""
+    tags = rgb_tags(P3_COLORANTS, para_tag(3, *SRGB_PARAMS), mluc_tag("PQ"), BRADFORD_D65_TO_D50)
+    tags[b"cicp"] = b"cicp" + bytes(4) + bytes([9, 16, 0, 1])  # BT.2020, PQ, RGB, full range
+    return build_profile(tags, version=4)

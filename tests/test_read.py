@@ -11,7 +11,8 @@ import pytest
 from fhdr_cli.errors import InputError, UsageError
 from conftest import encode, handmade_png, png_chunk, with_icc_png
 from icc_profiles import (
-    ADOBE_GAMMA, P3_TO_REC709, adobe_profile, build_profile, desc_tag, gamma_tag, p3_profile, srgb_encode, srgb_profile,
+    ADOBE_GAMMA, P3_TO_REC709, adobe_profile, build_profile, desc_tag, gamma_tag, p3_profile, pq_profile, srgb_encode,
+    srgb_profile,
 )
 from heif_files import heif_file
 from test_exif import exif_tiff
@@ -481,3 +482,35 @@ def test_path_with_spaces_and_non_ascii(tmp_path, png_bytes):
     path.parent.mkdir()
     path.write_bytes(png_bytes)
     assert read_ldr(path).rgb.shape == (8, 8, 3)
+
+
+# ---------------------------------------------------------------- HDR photos (PQ, HLG) are refused
+
+
+def _with_cicp_png(png: bytes, transfer: int) -> bytes:
+    return png[:33] + png_chunk(b"cICP", bytes([9, transfer, 0, 1])) + png[33:]
+
+
+@pytest.mark.parametrize(("transfer", "curve"), [(16, "PQ"), (18, "HLG")])
+def test_a_png_whose_cicp_chunk_says_pq_or_hlg_is_refused(photo, transfer, curve):
+    with pytest.raises(InputError, match=rf"^hdr\.png: HDR PNG \({curve} transfer\): it holds HDR data already"):
+        decode_ldr(_with_cicp_png(encode(".png", photo), transfer), "hdr.png")
+
+
+def test_a_png_whose_cicp_chunk_says_sdr_reads_and_overrides_an_hdr_profile(photo):
+    sdr = _with_cicp_png(encode(".png", photo), 13)  # 13: the sRGB curve
+    np.testing.assert_array_equal(decode_ldr(sdr, "sdr.png").rgb, decode_ldr(encode(".png", photo), "a.png").rgb)
+    # PNG 3rd edition: cICP overrides iCCP, so an SDR cICP beside a PQ profile reads as SDR
+    both = _with_cicp_png(with_icc_png(encode(".png", photo), pq_profile()), 13)
+    assert decode_ldr(both, "both.png").rgb.shape == photo.shape
+
+
+def test_a_png_or_jpeg_whose_icc_profile_says_pq_is_refused(photo):
+    pq = with_icc_png(encode(".png", photo), pq_profile())
+    with pytest.raises(InputError, match=r"^pq\.png: HDR PNG \(PQ transfer\)"):
+        decode_ldr(pq, "pq.png")
+    jpeg = encode(".jpg", photo)
+    profile = pq_profile()
+    app2 = b"\xff\xe2" + struct.pack(">H", 2 + 14 + len(profile)) + b"ICC_PROFILE\0\x01\x01" + profile
+    with pytest.raises(InputError, match=r"^pq\.jpg: HDR JPEG \(PQ transfer\)"):
+        decode_ldr(jpeg[:2] + app2 + jpeg[2:], "pq.jpg")

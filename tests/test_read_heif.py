@@ -18,10 +18,7 @@ import pytest
 
 from conftest import encode, with_icc_png
 from heif_files import box_at, heif_file, several_images, with_brands, with_size
-from icc_profiles import (
-    BRADFORD_D65_TO_D50, P3_COLORANTS, P3_TO_REC709, SRGB_PARAMS, build_profile, mluc_tag, p3_profile, para_tag,
-    rgb_tags, srgb_encode,
-)
+from icc_profiles import P3_TO_REC709, p3_profile, pq_profile, srgb_encode
 from test_exif import CAPTURE, exif_tiff
 
 from fhdr_cli.errors import InputError
@@ -199,9 +196,7 @@ def test_hdr_heif_is_refused(transfer, curve):
 
 
 def test_an_icc_profile_saying_pq_is_refused():
-    tags = rgb_tags(P3_COLORANTS, para_tag(3, *SRGB_PARAMS), mluc_tag("PQ"), BRADFORD_D65_TO_D50)
-    tags[b"cicp"] = b"cicp" + bytes(4) + bytes([9, 16, 0, 1])  # BT.2020, PQ, RGB, full range
-    data = heif_file(RNG.integers(0, 256, (8, 8, 3), dtype=np.uint8), icc=build_profile(tags, version=4))
+    data = heif_file(RNG.integers(0, 256, (8, 8, 3), dtype=np.uint8), icc=pq_profile())
     _refused(data, "pq.heic", r"HDR HEIF \(PQ transfer\)")
 
 

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from .icc import RgbProfile, icc_cicp, parse_icc, primaries_profile
+from .icc import RgbProfile, already_hdr, icc_cicp, parse_icc, primaries_profile
 
 # ISO BMFF brands of HEIF files whose images libheif decodes with libde265 (HEVC), and the generic
 # HEIF still-image and sequence brands (ISO/IEC 23008-12); AVIF's brands are refused by name.
@@ -38,7 +38,6 @@ AVIF_BRANDS = frozenset({b"avif", b"avis", b"avio"})
 _HEVC_BRANDS = HEIF_BRANDS - {b"mif1", b"mif2", b"msf1"}
 _FTYP = b"ftyp"
 _MAX_BRANDS = 64  # an ftyp box lists a handful; more is damage, not a photo
-_PQ, _HLG = 16, 18  # H.273 transfer characteristics of HDR video and photos
 _GAMMAS = {4: 2.2, 5: 2.8, 8: 1.0}  # other H.273 transfers with an exact curve; the rest read as sRGB
 _REC709_PRIMARIES = (1, 2)  # BT.709 / sRGB, and "unspecified" (libheif gives no chromaticities for it)
 _REC709 = (0.64, 0.33, 0.30, 0.60, 0.15, 0.06, 0.3127, 0.3290)
@@ -137,10 +136,8 @@ def _profile(info: dict[str, Any]) -> RgbProfile | None:
     icc = info.get("icc_profile") or b""
     nclx = info.get("nclx_profile") or {}
     transfer = (icc_cicp(icc) or (0, 0))[1] if icc else nclx.get("transfer_characteristics")
-    if transfer in (_PQ, _HLG):
-        curve = "PQ" if transfer == _PQ else "HLG"
-        raise HeifRefused(f"HDR HEIF ({curve} transfer): it holds HDR data already, which fhdr does not take "
-                          "as input (it makes HDR from SDR photos)")
+    if refusal := already_hdr("HEIF", transfer):
+        raise HeifRefused(refusal)
     if icc:
         return parse_icc(icc)
     if not nclx:

@@ -129,6 +129,19 @@ def primaries_profile(description: str, chromaticities: tuple[float, ...], gamma
     return RgbProfile(description, to_rec709(ColourSpace(description, chromaticities).to_xyz()), (curve,) * 3)
 
 
+HDR_TRANSFERS = {16: "PQ", 18: "HLG"}  # H.273 transfer characteristics of HDR images
+
+
+def already_hdr(kind: str, transfer: int | None) -> str | None:
+    """The one-line refusal of a photo whose H.273 `transfer` (a cICP chunk, a HEIF's nclx box, an
+    ICC profile's cicp tag) is PQ or HLG: it holds HDR already. None for SDR transfers."""
+    curve = HDR_TRANSFERS.get(transfer)
+    if curve is None:
+        return None
+    return (f"HDR {kind} ({curve} transfer): it holds HDR data already, which fhdr does not take as input "
+            "(it makes HDR from SDR photos)")
+
+
 def icc_cicp(profile: bytes) -> tuple[int, int, int, int] | None:
     """The coding-independent code points (H.273 primaries, transfer, matrix, full range) of an ICC
     profile's 'cicp' tag (ICC.1:2022): how an HDR profile says PQ or HLG. None if it has none or is malformed."""

@@ -29,7 +29,7 @@ import numpy as np
 from fhdr_cli.errors import InputError, UsageError
 from fhdr_cli.io.exif import Exif, parse_exif
 from fhdr_cli.io.heif import HeifDamaged, HeifPhoto, HeifRefused, is_heif
-from fhdr_cli.io.icc import RgbProfile, parse_icc
+from fhdr_cli.io.icc import RgbProfile, already_hdr, icc_cicp, parse_icc
 from fhdr_cli.io.jpeg_markers import JPEG_SOF, JPEG_SOS, DamagedJpegHeader, Repair, header_segments
 from fhdr_cli.io.tiff import BIGTIFF_SIGNATURES, TIFF_SIGNATURES, TiffDamaged, TiffRefused, tiff_layout
 
@@ -135,6 +135,7 @@ class _Header(NamedTuple):
     icc: bytes = b""  # the embedded ICC colour profile, if any
     layout: tuple[int, int] | None = None  # TIFF: the (bit depth, channels) OpenCV must decode it to
     premultiplied: bool = False  # TIFF with associated alpha: its colour is stored multiplied by alpha
+    transfer: int | None = None  # PNG: the H.273 transfer of its cICP chunk (PQ, HLG: an HDR PNG)
 
 
 def read_ldr(path: Path, max_pixels: int = MAX_PIXELS) -> LdrImage:
@@ -185,6 +186,10 @@ def decode_ldr(data: bytes, name: str, max_pixels: int = MAX_PIXELS) -> LdrImage
     _check_size(name, kind, header.width, header.height, max_pixels)
     if header.most_pixels and header.width * header.height > header.most_pixels:
         raise _corrupt(name, kind)  # far too few bytes for the pixels it declares
+    # a PNG's cICP chunk overrides its ICC profile; either may say PQ or HLG: an HDR photo
+    transfer = header.transfer if header.transfer is not None else (icc_cicp(header.icc) or (0, 0))[1]
+    if refusal := already_hdr(kind, transfer):
+        raise InputError(f"{name}: {refusal}")
 
     if header.repairs:  # JPEG: only libjpeg's warnings change, which would hide others; TIFF: see tiff.py
         kept, start = [], 0
@@ -368,6 +373,7 @@ def _png_header(data: bytes, name: str) -> _Header:
     width, height = struct.unpack(">II", data[16:24])
     exif = Exif()
     icc = b""
+    transfer = None
     pos = 8
     while True:
         if pos + 12 > len(data):  # ran out before IEND
@@ -381,8 +387,10 @@ def _png_header(data: bytes, name: str) -> _Header:
             exif = parse_exif(tiff.removeprefix(b"Exif\0\0"))
         elif kind == b"iCCP":
             icc = _png_icc(data[pos + 8 : pos + 8 + length])
+        elif kind == b"cICP" and length == 4:  # primaries, transfer, matrix, full range (PNG 3rd edition)
+            transfer = data[pos + 9]
         elif kind == b"IEND":
-            return _Header(width, height, exif, icc=icc)
+            return _Header(width, height, exif, icc=icc, transfer=transfer)
         pos += 12 + length
 
 
