@@ -127,7 +127,7 @@ def test_a_node_lost_mid_batch_costs_nothing(cluster, tmp_path, photo, weights_f
     assert workers, "the second node had no actor to lose"
     assert proc.returncode == 1, stderr  # one photo failed
     assert f"│ {PHOTOS:>9} │ {0:>7} │ {1:>6} │" in stdout, stdout  # converted / skipped / failed
-    assert "failed: " in stderr and "bad.jpg: not a JPEG, PNG, TIFF or HEIF image" in stderr
+    assert "failed: " in stderr and "bad.jpg: not a JPEG, PNG, TIFF, HEIF or WebP image" in stderr
     assert stdout.startswith("     fhdr batch") or stdout.lstrip().startswith("fhdr batch"), stdout  # only the summary
     assert "Traceback" not in stderr
     assert sorted(p.name for p in out_dir.iterdir()) == [f"p{i:02d}.exr" for i in range(PHOTOS)]  # no temporaries

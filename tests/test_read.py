@@ -324,7 +324,7 @@ def test_zero_byte_file(tmp_path):
 
 def test_random_bytes():
     noise = np.random.default_rng(4).integers(0, 256, 4096, dtype=np.uint8).tobytes()
-    _assert_input_error(noise, "noise.jpg", "not a JPEG, PNG, TIFF or HEIF")
+    _assert_input_error(noise, "noise.jpg", "not a JPEG, PNG, TIFF, HEIF or WebP")
     # Random bytes behind a valid signature must fail in the decoder, not crash it.
     _assert_input_error(b"\xff\xd8\xff" + noise, "sig.jpg")
     _assert_input_error(b"\x89PNG\r\n\x1a\n" + noise, "sig.png")
@@ -333,14 +333,14 @@ def test_random_bytes():
 def test_text_file_named_png(tmp_path):
     path = tmp_path / "notes.png"
     path.write_text("just some text\n")
-    with pytest.raises(InputError, match="not a JPEG, PNG, TIFF or HEIF") as info:
+    with pytest.raises(InputError, match="not a JPEG, PNG, TIFF, HEIF or WebP") as info:
         read_ldr(path)
     assert str(path) in str(info.value)
 
 
 def test_other_image_formats_are_refused():
     bmp = encode(".bmp", np.zeros((2, 2, 3), np.uint8))  # cv2 could decode it, but it is no JPEG
-    _assert_input_error(bmp, "disguised.jpg", "not a JPEG, PNG, TIFF or HEIF")
+    _assert_input_error(bmp, "disguised.jpg", "not a JPEG, PNG, TIFF, HEIF or WebP")
 
 
 @pytest.mark.parametrize("cut", ["half", "no-eoi", "header-only"])

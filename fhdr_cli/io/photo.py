@@ -1,10 +1,10 @@
-"""Read the user's LDR photos (JPEG, PNG, TIFF, HEIC) into float arrays, refusing anything unsafe or broken.
+"""Read the user's LDR photos (JPEG, PNG, TIFF, HEIC, WebP) into float arrays, refusing anything unsafe or broken.
 
 Input files come from anywhere, so the bytes are checked before OpenCV sees them: only JPEG, PNG,
-TIFF and HEIF signatures are accepted, the pixel count is read from the header and capped before any
-allocation, truncated JPEGs (which libjpeg would pad with grey) are refused, TIFF layouts that
-OpenCV would misread are refused (io/tiff.py), and every failure is a one-line InputError naming
-the file. HEIF (HEIC) photos are decoded by libheif instead of OpenCV (io/heif.py), under the same
+TIFF, HEIF and WebP signatures are accepted, the pixel count is read from the header and capped
+before any allocation, truncated JPEGs (which libjpeg would pad with grey) are refused, TIFF layouts
+that OpenCV would misread are refused (io/tiff.py), WebP's chunks are checked and its animations
+refused (io/webp.py), and every failure is a one-line InputError naming the file. HEIF (HEIC) photos are decoded by libheif instead of OpenCV (io/heif.py), under the same
 checks.
 """
 
@@ -32,8 +32,9 @@ from fhdr_cli.io.heif import HeifDamaged, HeifPhoto, HeifRefused, is_heif
 from fhdr_cli.io.icc import RgbProfile, already_hdr, icc_cicp, parse_icc
 from fhdr_cli.io.jpeg_markers import JPEG_SOF, JPEG_SOS, DamagedJpegHeader, Repair, header_segments
 from fhdr_cli.io.tiff import BIGTIFF_SIGNATURES, TIFF_SIGNATURES, TiffDamaged, TiffRefused, tiff_layout
+from fhdr_cli.io.webp import WebpDamaged, WebpRefused, is_webp, webp_layout
 
-LDR_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".heic", ".heif", ".hif")
+LDR_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".heic", ".heif", ".hif", ".webp")
 MAX_PIXELS = 300_000_000
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -139,7 +140,7 @@ class _Header(NamedTuple):
 
 
 def read_ldr(path: Path, max_pixels: int = MAX_PIXELS) -> LdrImage:
-    """Read a JPEG, PNG, TIFF or HEIF file; path problems are UsageErrors, bad contents InputErrors."""
+    """Read a JPEG, PNG, TIFF, HEIF or WebP file; path problems are UsageErrors, bad contents InputErrors."""
     path = Path(path)
     if not path.exists():
         raise UsageError(f"{path}: no such file")
@@ -147,7 +148,7 @@ def read_ldr(path: Path, max_pixels: int = MAX_PIXELS) -> LdrImage:
         raise UsageError(f"{path}: is a folder, not an image")
     if path.suffix.lower() not in LDR_EXTENSIONS:
         raise UsageError(f"{path}: cannot read '{path.suffix}' files; "
-                         "use .jpg, .jpeg, .png, .tif, .tiff, .heic, .heif or .hif")
+                         "use .jpg, .jpeg, .png, .tif, .tiff, .heic, .heif, .hif or .webp")
     try:
         # Read the bytes in Python: cv2.imread mishandles non-ASCII paths on some platforms.
         data = path.read_bytes()
@@ -158,16 +159,16 @@ def read_ldr(path: Path, max_pixels: int = MAX_PIXELS) -> LdrImage:
 
 
 def decode_ldr(data: bytes, name: str, max_pixels: int = MAX_PIXELS) -> LdrImage:
-    """Decode JPEG, PNG, TIFF or HEIF bytes; anything wrong with them raises InputError and nothing else.
+    """Decode JPEG, PNG, TIFF, HEIF or WebP bytes; anything wrong with them raises InputError and nothing else.
 
     ``name`` only labels error messages. The size is checked against ``max_pixels`` from the
     header, before decoding, so a tiny file declaring a gigantic image costs nothing. EXIF
-    orientation (JPEG APP1, PNG eXIf, TIFF tag 274) is applied and its exposure settings kept in
+    orientation (JPEG APP1, PNG eXIf, TIFF tag 274, WebP EXIF chunk) is applied and its exposure settings kept in
     `capture`; unusable EXIF data is ignored. An embedded matrix/curve RGB colour profile (JPEG
-    APP2, PNG iCCP, TIFF tag 34675) is applied (see LdrImage); one that cannot be applied is
+    APP2, PNG iCCP, TIFF tag 34675, WebP ICCP chunk) is applied (see LdrImage); one that cannot be applied is
     ignored, as most viewers do, and the photo read as sRGB. A TIFF's first page is read. A HEIF's
     primary image is read as shot (its own rotation and mirroring, not its EXIF orientation), with
-    its ICC profile or nclx colour box; see io/heif.py.
+    its ICC profile or nclx colour box; see io/heif.py. Animated WebP is refused (io/webp.py).
     """
     if data.startswith(_PNG_SIGNATURE):
         kind, header = "PNG", _png_header(data, name)
@@ -179,10 +180,12 @@ def decode_ldr(data: bytes, name: str, max_pixels: int = MAX_PIXELS) -> LdrImage
         raise InputError(f"{name}: BigTIFF is not supported; save it as a standard TIFF")
     elif is_heif(data):
         return _decode_heif(data, name, max_pixels)
+    elif is_webp(data):
+        kind, header = "WebP", _webp_header(data, name)
     elif not data:
-        raise InputError(f"{name}: empty file, not a JPEG, PNG, TIFF or HEIF image")
+        raise InputError(f"{name}: empty file, not a JPEG, PNG, TIFF, HEIF or WebP image")
     else:
-        raise InputError(f"{name}: not a JPEG, PNG, TIFF or HEIF image")
+        raise InputError(f"{name}: not a JPEG, PNG, TIFF, HEIF or WebP image")
     _check_size(name, kind, header.width, header.height, max_pixels)
     if header.most_pixels and header.width * header.height > header.most_pixels:
         raise _corrupt(name, kind)  # far too few bytes for the pixels it declares
@@ -357,7 +360,7 @@ locked_stderr = _LockedStderr()
 
 
 def _corrupt(name: str, kind: str) -> InputError:
-    """`kind`: "JPEG", "PNG", "TIFF" or "HEIF", from the file's signature (a cut-off photo is still a JPEG)."""
+    """`kind`: "JPEG", "PNG", "TIFF", "HEIF" or "WebP", from the file's signature (a cut-off photo is still a JPEG)."""
     return InputError(f"{name}: truncated or corrupt {kind} (its data ends early or does not decode)")
 
 
@@ -405,6 +408,18 @@ def _tiff_header(data: bytes, name: str) -> _Header:
         raise InputError(f"{name}: {exc}") from None
     return _Header(layout.width, layout.height, parse_exif(data), layout.most_pixels, layout.repairs, layout.icc,
                    (layout.bit_depth, layout.channels), layout.premultiplied)
+
+
+def _webp_header(data: bytes, name: str) -> _Header:
+    """Size, colour profile and EXIF from the RIFF chunks (webp.py); orientation and exposure
+    settings from the EXIF chunk, as for a PNG's eXIf."""
+    try:
+        layout = webp_layout(data)
+    except WebpDamaged:
+        raise _corrupt(name, "WebP") from None
+    except WebpRefused as exc:
+        raise InputError(f"{name}: {exc}") from None
+    return _Header(layout.width, layout.height, parse_exif(layout.exif), icc=layout.icc)
 
 
 def _jpeg_header(data: bytes, name: str) -> _Header:
