@@ -75,7 +75,7 @@ class FhdrGroup(TyperGroup):
 app = typer.Typer(
     cls=FhdrGroup,
     name="fhdr",
-    help="Turn one LDR photo (JPEG/PNG/TIFF/HEIC) into a scene-linear HDR image (OpenEXR / Radiance .hdr) with the FHDR network.",
+    help="Turn one LDR photo (JPEG/PNG/TIFF/HEIC/WebP) into a scene-linear HDR image (OpenEXR / Radiance .hdr) with the FHDR network.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

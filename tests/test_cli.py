@@ -25,6 +25,7 @@ from heif_files import heif_file
 from icc_profiles import P3_TO_REC709, p3_profile
 from test_exif import exif_tiff
 from tiff_files import exif_capture, tiff_file
+from webp_files import animated_webp, webp_file
 
 import fhdr_cli
 from fhdr_cli import __version__
@@ -209,6 +210,31 @@ def test_convert_refuses_an_hdr_heic_in_one_line(tmp_path, weights_file):
     result = fhdr("convert", src, "-n", "1", weights=weights_file)
     assert result.exit_code == 1 and not src.with_suffix(".exr").exists()
     assert err(result).count("\n") == 1 and err(result).startswith(f"fhdr: error: {src}: HDR HEIF (PQ transfer)")
+
+
+def test_convert_reads_a_lossless_webp_as_the_png_of_its_pixels(tmp_path, weights_file, photo):
+    webp = tmp_path / "reference.webp"
+    webp.write_bytes(webp_file(photo))  # lossless: the very pixels of the PNG
+    write_photo(tmp_path / "same.png", photo)
+    assert_converts_as_the_png(webp, tmp_path / "same.png", weights_file)
+
+
+def test_convert_turns_a_webp_as_shot_and_keeps_its_exposure(tmp_path, weights_file, photo):
+    src = tmp_path / "portrait.webp"
+    src.write_bytes(webp_file(photo, quality=90, exif=exif_tiff(orientation=6)))
+    out = src.with_suffix(".exr")
+    ok(fhdr("convert", src, "-n", "1", weights=weights_file))
+    assert read_hdr(out).shape == (photo.shape[1], photo.shape[0], 3)  # turned a quarter, once
+    header = OpenEXR.File(str(out)).header()
+    assert header["expTime"] == pytest.approx(1 / 250) and header["isoSpeed"] == 400
+
+
+def test_convert_refuses_an_animated_webp_in_one_line(tmp_path, weights_file, photo):
+    src = tmp_path / "loop.webp"
+    src.write_bytes(animated_webp([photo, 255 - photo]))
+    result = fhdr("convert", src, "-n", "1", weights=weights_file)
+    assert result.exit_code == 1 and not src.with_suffix(".exr").exists()
+    assert err(result).count("\n") == 1 and err(result).startswith(f"fhdr: error: {src}: animated WebP")
 
 
 def test_float32_writes_float_channels(jpg, weights_file):
@@ -553,11 +579,25 @@ def test_batch_picks_up_heic_heif_and_hif_files(tmp_path, weights_file, photo):
     assert read_hdr(tmp_path / "out" / "canon.exr").shape == (24, 32, 3)
 
 
+def test_batch_picks_up_webp_files(tmp_path, weights_file, photo):
+    (tmp_path / "in").mkdir()
+    small = photo[:24, :32]
+    (tmp_path / "in" / "ref.webp").write_bytes(webp_file(small))
+    (tmp_path / "in" / "DOWNLOAD.WEBP").write_bytes(webp_file(np.dstack([small, small[..., :1]]), quality=80))
+    write_photo(tmp_path / "in" / "other.png", small)
+    (tmp_path / "in" / "notes.txt").write_text("not a photo")
+    result = fhdr("batch", tmp_path / "in", tmp_path / "out", "-n", "1", weights=weights_file)
+    ok(result)
+    assert outputs(tmp_path / "out") == ["DOWNLOAD.exr", "other.exr", "ref.exr"]
+    assert summary_counts(result.stdout) == (3, 0, 0)
+    assert read_hdr(tmp_path / "out" / "ref.exr").shape == (24, 32, 3)
+
+
 def test_batch_of_an_empty_folder_says_so(tmp_path, weights_file):
     (tmp_path / "empty").mkdir()
     result = fhdr("batch", tmp_path / "empty", tmp_path / "out", weights=weights_file)
     ok(result)
-    assert "no JPEG/PNG/TIFF/HEIC files" in err(result)
+    assert "no JPEG/PNG/TIFF/HEIC/WebP files" in err(result)
 
 
 # ---------------------------------------------------------------------------- tonemap-preview

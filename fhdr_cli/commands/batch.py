@@ -26,7 +26,7 @@ from . import (
 
 @report_errors
 def batch_command(
-    in_dir: Path = typer.Argument(..., help="Folder of JPEG/PNG/TIFF/HEIC photos.", show_default=False),
+    in_dir: Path = typer.Argument(..., help="Folder of JPEG/PNG/TIFF/HEIC/WebP photos.", show_default=False),
     out_dir: Path = typer.Argument(..., help="Folder for the HDR files (created; the tree is mirrored).", show_default=False),
     recursive: bool = typer.Option(False, "--recursive", "-r", help="Include subfolders."),
     pattern: Optional[str] = typer.Option(None, "--pattern", help="Only file names matching this glob, e.g. 'IMG_*.jpg'."),
@@ -84,7 +84,7 @@ def batch_command(
     if not jobs:
         if report is not None:
             write_report(report, [])
-        err_console.print(f"fhdr: no JPEG/PNG/TIFF/HEIC files in {in_dir}", markup=False)
+        err_console.print(f"fhdr: no JPEG/PNG/TIFF/HEIC/WebP files in {in_dir}", markup=False)
         return
     options = {"weights": weights and weights.absolute(), "iterations": iterations, "tile": tile, "half": half,
                "exposure_ev": exposure, "highlights": highlights, "memory_budget": memory, "wrap": wrap,

@@ -20,7 +20,7 @@ from . import (
 
 @report_errors
 def convert_command(
-    src: Path = typer.Argument(..., help="Input photo (JPEG, PNG, TIFF or HEIC; 8 to 16 bit).", show_default=False),
+    src: Path = typer.Argument(..., help="Input photo (JPEG, PNG, TIFF, HEIC or WebP; 8 to 16 bit).", show_default=False),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output .exr, .hdr, or .jpg for an Ultra HDR JPEG (default: input name with .exr)."),
     iterations: Iterations = 4,
     tile: Tile = None,
