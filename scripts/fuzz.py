@@ -1,13 +1,14 @@
-"""Fuzz the photo reader and the `fhdr convert` path with mutated JPEG/PNG/TIFF/HEIC files.
+"""Fuzz the photo reader and the `fhdr convert` path with mutated JPEG/PNG/TIFF/HEIC/WebP files.
 
     python scripts/fuzz.py --cases 10000 --seed 0
 
-Every case starts from a small valid JPEG, PNG, TIFF or HEIC (baseline, progressive, grey, 16-bit,
-RGBA, palette, EXIF-rotated, ICC-tagged, LZW/deflate/JPEG-compressed, tiled, planar; HEIC 8- and
-10-bit, turned, gridded, with several images, ...) and applies one to three mutations: bit flips,
-interesting byte values, truncation, PNG chunk / JPEG segment / HEIF box length edits, header field
-edits (with the PNG CRC fixed up so the decoder looks further; a TIFF IFD entry's type, count or
-value; a byte of a HEIF box libheif reads before the pixels), random insertions, deletions,
+Every case starts from a small valid JPEG, PNG, TIFF, HEIC or WebP (baseline, progressive, grey,
+16-bit, RGBA, palette, EXIF-rotated, ICC-tagged, LZW/deflate/JPEG-compressed, tiled, planar; HEIC 8-
+and 10-bit, turned, gridded, with several images; WebP lossy, lossless, with alpha, ...) and applies
+one to three mutations: bit flips, interesting byte values, truncation, PNG chunk / JPEG segment /
+HEIF box / WebP chunk length edits, header field edits (with the PNG CRC fixed up so the decoder
+looks further; a TIFF IFD entry's type, count or value; a byte of a HEIF box libheif reads before
+the pixels; a byte of a WebP image header), random insertions, deletions,
 duplications and splices of two seeds. Each case goes through
 
 * ``fhdr_cli.io.photo.decode_ldr`` (the bytes), and through ``read_ldr`` from a file, which is the
@@ -48,6 +49,8 @@ HEIF_CONTAINERS = {b"meta": 4, b"iprp": 0, b"ipco": 0, b"dinf": 0, b"iinf": 6}
 # properties (size, turn, mirror, crop, colour, bit depth, HEVC configuration), associations, references
 HEIF_HEADER_BOXES = (b"ftyp", b"hdlr", b"pitm", b"iloc", b"infe", b"ispe", b"irot", b"imir", b"clap", b"colr",
                      b"pixi", b"hvcC", b"ipma", b"iref", b"auxC")
+# WebP chunks whose first bytes libwebp reads as a header: flags and canvas, frame header, alpha method
+WEBP_HEADER_CHUNKS = {b"VP8X": 10, b"VP8 ": 10, b"VP8L": 5, b"ALPH": 1}
 INTERESTING_8 = (0x00, 0x01, 0x7F, 0x80, 0xFE, 0xFF)
 INTERESTING_16 = (0, 1, 2, 0x7FFF, 0x8000, 0xFFFE, 0xFFFF)
 CLI_MAX_PIXELS = 256 * 256
@@ -96,6 +99,7 @@ def seed_images() -> list[tuple[str, bytes]]:
     from icc_profiles import adobe_profile, p3_profile  # the test suite's hand-built ICC profiles
     from heif_files import heif_file, several_images
     from tiff_files import ASSOCIATED, DEFLATE, JPEG, PACKBITS, SHORT, YCBCR, exif_capture, tiff_file
+    from webp_files import webp_file
 
     rng = np.random.default_rng(1234)
     yy, xx = np.mgrid[0:12, 0:16]
@@ -145,6 +149,12 @@ def seed_images() -> list[tuple[str, bytes]]:
         (".hif", heif_file(rgb, quality=80, chroma=422, nclx=(12, 13), tile_size=8)),  # nclx P3, a grid of tiles
         (".heic", heif_file(rgba, premultiplied=True, exif=_exif(2), thumbnails=[8])),  # mirrored, thumbnail
         (".heic", several_images([(8, 6), (16, 12)], primary=1)),
+        # WebP as the web serves it: lossy, lossy with (lossless) alpha, lossless; turned and P3-tagged
+        (".webp", webp_file(rgb, quality=80)),
+        (".webp", webp_file(rgba, quality=75)),
+        (".webp", webp_file(rgba)),
+        (".webp", webp_file(rgb, icc=p3_profile(), exif=tiff_file(rgb[:1, :1], orientation=6, exif=exif_capture()))),
+        (".webp", webp_file(rgb[:1, :1], quality=90)),
     ]
     return seeds
 
@@ -194,6 +204,22 @@ def _heif_boxes(data: bytes) -> list[tuple[int, bytes, int]]:
 
     walk(0, len(data))
     return boxes
+
+
+def _webp_chunks(data: bytes) -> list[tuple[int, bytes, int]]:
+    """(offset, type, length) of a WebP's chunks that lie inside the data, stopping at the first that does not."""
+    chunks, pos = [], 12
+    while pos + 8 <= len(data):
+        (length,) = struct.unpack_from("<I", data, pos + 4)
+        if pos + 8 + length > len(data):
+            break
+        chunks.append((pos, bytes(data[pos : pos + 4]), length))
+        pos += 8 + length + (length & 1)
+    return chunks
+
+
+def _is_webp(buf: bytearray) -> bool:
+    return bytes(buf[:4]) == b"RIFF" and bytes(buf[8:12]) == b"WEBP"
 
 
 def _is_heif(buf: bytearray) -> bool:
@@ -290,9 +316,15 @@ def m_splice(buf: bytearray, rnd: random.Random, seeds) -> bytearray:
 
 
 def m_length_field(buf: bytearray, rnd: random.Random, seeds) -> bytearray:
-    """Edit a PNG chunk length, a JPEG segment length, a TIFF entry's count or offset or a HEIF box's size."""
+    """Edit a PNG chunk length, a JPEG segment length, a TIFF entry's count or offset, a HEIF box's size
+    or a WebP chunk's length (or the RIFF size)."""
     if bytes(buf[:4]) in TIFF_SIGNATURES:
         return _tiff_entry_edit(buf, rnd)
+    if _is_webp(buf):
+        offset, _, size = rnd.choice([(0, b"RIFF", len(buf) - 8), *_webp_chunks(bytes(buf))])
+        new = rnd.choice([*INTERESTING_32, size + 1, size - 1, size + 2, rnd.getrandbits(32)])
+        buf[offset + 4 : offset + 8] = struct.pack("<I", new & 0xFFFFFFFF)
+        return buf
     if _is_heif(buf):
         boxes = _heif_boxes(bytes(buf))
         if boxes:
@@ -320,6 +352,13 @@ def m_header_field(buf: bytearray, rnd: random.Random, seeds) -> bytearray:
     if bytes(buf[:4]) in TIFF_SIGNATURES:  # size, bits, compression, colour model, layout, strips, tiles, ...
         layout = (256, 257, 258, 259, 262, 273, 274, 277, 278, 279, 284, 322, 323, 324, 325, 338, 339, 34675)
         return _tiff_entry_edit(buf, rnd, layout)
+    if _is_webp(buf):  # one byte of an image header: VP8X flags and canvas, VP8 frame header, VP8L's, ALPH's
+        chunks = [c for c in _webp_chunks(bytes(buf)) if c[1] in WEBP_HEADER_CHUNKS and c[2]]
+        if chunks:
+            offset, kind, length = rnd.choice(chunks)
+            at = offset + 8 + rnd.randrange(min(length, WEBP_HEADER_CHUNKS[kind]))
+            buf[at] = rnd.choice((*INTERESTING_8, 0x02, 0x10, 0x20, 0x2F, 0x9D, rnd.getrandbits(8)))
+        return buf
     if _is_heif(buf):  # one byte of a box libheif reads before the pixels, past its size and type
         boxes = [b for b in _heif_boxes(bytes(buf)) if b[1] in HEIF_HEADER_BOXES and b[2] > 8]
         if boxes:
@@ -367,6 +406,18 @@ def m_dimensions(buf: bytearray, rnd: random.Random, seeds) -> bytearray:
     pick = lambda: rnd.choice((1, 2, 7, 8, 9, 15, 16, 17, 255, 256, 4096, 12_000, 17_000, 17_320, 65_535,
                                rnd.randint(1, 2_000), rnd.randint(1, 20_000)))  # noqa: E731
     width, height = pick(), pick()
+    if _is_webp(buf):  # VP8X's canvas and the image chunk's own size, alike
+        for offset, kind, length in _webp_chunks(bytes(buf)):
+            at = offset + 8
+            if kind == b"VP8X" and length >= 10:
+                buf[at + 4 : at + 10] = ((width - 1) & 0xFFFFFF).to_bytes(3, "little") + ((height - 1) & 0xFFFFFF).to_bytes(3, "little")
+            elif kind == b"VP8 " and length >= 10:
+                buf[at + 6 : at + 10] = struct.pack("<HH", width & 0x3FFF, height & 0x3FFF)
+            elif kind == b"VP8L" and length >= 5:
+                (bits,) = struct.unpack_from("<I", buf, at + 1)
+                size = ((width - 1) & 0x3FFF) | ((height - 1) & 0x3FFF) << 14
+                buf[at + 1 : at + 5] = struct.pack("<I", bits & ~0xFFFFFFF | size)
+        return buf
     if _is_heif(buf):  # every 'ispe' (image spatial extents): the primary's, a tile's, a thumbnail's
         for offset, kind, size in _heif_boxes(bytes(buf)):
             if kind == b"ispe" and size >= 20:

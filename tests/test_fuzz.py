@@ -1,4 +1,4 @@
-"""A fast, seeded slice of scripts/fuzz.py: mutated JPEG/PNG/TIFF/HEIC files never crash or hang the reader
+"""A fast, seeded slice of scripts/fuzz.py: mutated JPEG/PNG/TIFF/HEIC/WebP files never crash or hang the reader
 or `fhdr convert`. The full run (`python scripts/fuzz.py --cases 10000`) is in the README."""
 
 from __future__ import annotations
@@ -73,6 +73,33 @@ def test_heif_seeds_are_fuzzed_in_their_own_structure(fuzz):
         extents = [(at + 12, at + 20) for at, kind, _ in boxes if kind == b"ispe"]
         changed = [i for i in range(len(data)) if sized[i] != data[i]]
         assert changed and all(any(start <= i < end for start, end in extents) for i in changed)
+
+
+def test_webp_seeds_are_fuzzed_in_their_own_structure(fuzz):
+    seeds = fuzz.seed_images()
+    webps = [data for ext, data in seeds if ext == ".webp"]
+    assert len(webps) >= 5 and all(data[:4] == b"RIFF" and data[8:12] == b"WEBP" for data in webps)
+    kinds = {kind for data in webps for _, kind, _ in fuzz._webp_chunks(data)}
+    assert {b"VP8 ", b"VP8L", b"VP8X", b"ALPH", b"ICCP", b"EXIF"} <= kinds
+    cases = [fuzz.make_case(2024, i, seeds) for i in range(300)]  # the seeded run's cases
+    assert sum(data[8:12] == b"WEBP" for _, data, _ in cases) >= 30
+    rnd = random.Random(0)
+    for data in webps:
+        chunks = fuzz._webp_chunks(data)
+        header = [(at + 8, at + 8 + fuzz.WEBP_HEADER_CHUNKS[kind]) for at, kind, _ in chunks
+                  if kind in fuzz.WEBP_HEADER_CHUNKS]
+        edited = fuzz.m_header_field(bytearray(data), rnd, seeds)  # one byte of an image header
+        changed = [i for i in range(len(data)) if edited[i] != data[i]]
+        assert len(changed) <= 1 and all(any(start <= i < end for start, end in header) for i in changed)
+        sized = fuzz.m_dimensions(bytearray(data), rnd, seeds)  # the canvas and the image's size fields
+        sizes = [(at + 12, at + 18) if kind == b"VP8X" else (at + 14, at + 18) if kind == b"VP8 " else (at + 9, at + 13)
+                 for at, kind, _ in chunks if kind in (b"VP8X", b"VP8 ", b"VP8L")]
+        changed = [i for i in range(len(data)) if sized[i] != data[i]]
+        assert changed and all(any(start <= i < end for start, end in sizes) for i in changed)
+        lengths = fuzz.m_length_field(bytearray(data), rnd, seeds)  # the RIFF size or a chunk's length
+        starts = [4] + [at + 4 for at, _, _ in chunks]
+        changed = [i for i in range(len(data)) if lengths[i] != data[i]]
+        assert all(any(start <= i < start + 4 for start in starts) for i in changed)
 
 
 def test_every_seed_image_decodes(fuzz):
