@@ -550,47 +550,26 @@ def test_batch_usage_errors(tree, weights_file, args):
     assert err(result).startswith("fhdr: error:") and err(result).count("\n") == 1
 
 
-def test_batch_picks_up_tif_and_tiff_files(tmp_path, weights_file, photo):
+@pytest.mark.parametrize("files, deep", [
+    ({"scan.tif": lambda p: tiff_file(p), "PLATE.TIFF": lambda p: tiff_file(p.astype(np.uint16) * 257)}, "PLATE"),
+    ({"IMG_0002.HEIC": lambda p: heif_file(p, quality=90, chroma=420), "scan.heif": lambda p: heif_file(p),
+      "canon.hif": lambda p: heif_file(p.astype(np.uint16) * 4, bits=10)}, "canon"),
+    ({"ref.webp": lambda p: webp_file(p), "DOWNLOAD.WEBP": lambda p: webp_file(np.dstack([p, p[..., :1]]), 80)}, "ref"),
+], ids=["tiff", "heif", "webp"])
+def test_batch_picks_up_tiff_heif_and_webp_files(tmp_path, weights_file, photo, files, deep):
     (tmp_path / "in").mkdir()
     small = photo[:24, :32]
-    (tmp_path / "in" / "scan.tif").write_bytes(tiff_file(small))
-    (tmp_path / "in" / "PLATE.TIFF").write_bytes(tiff_file(small.astype(np.uint16) * 257))
+    for name, make in files.items():
+        (tmp_path / "in" / name).write_bytes(make(small))
     write_photo(tmp_path / "in" / "other.png", small)
     (tmp_path / "in" / "notes.txt").write_text("not a photo")
-    result = fhdr("batch", tmp_path / "in", tmp_path / "out", "-n", "1", weights=weights_file)
-    ok(result)
-    assert outputs(tmp_path / "out") == ["PLATE.exr", "other.exr", "scan.exr"]
-    assert summary_counts(result.stdout) == (3, 0, 0)
-    assert read_hdr(tmp_path / "out" / "PLATE.exr").shape == (24, 32, 3)
-
-
-def test_batch_picks_up_heic_heif_and_hif_files(tmp_path, weights_file, photo):
-    (tmp_path / "in").mkdir()
-    small = photo[:24, :32]
-    (tmp_path / "in" / "IMG_0002.HEIC").write_bytes(heif_file(small, quality=90, chroma=420))
-    (tmp_path / "in" / "scan.heif").write_bytes(heif_file(small))
-    (tmp_path / "in" / "canon.hif").write_bytes(heif_file(small.astype(np.uint16) * 4, bits=10))
-    write_photo(tmp_path / "in" / "other.png", small)
     (tmp_path / "in" / "clip.mov").write_bytes(b"not a photo")
     result = fhdr("batch", tmp_path / "in", tmp_path / "out", "-n", "1", weights=weights_file)
     ok(result)
-    assert outputs(tmp_path / "out") == ["IMG_0002.exr", "canon.exr", "other.exr", "scan.exr"]
-    assert summary_counts(result.stdout) == (4, 0, 0)
-    assert read_hdr(tmp_path / "out" / "canon.exr").shape == (24, 32, 3)
-
-
-def test_batch_picks_up_webp_files(tmp_path, weights_file, photo):
-    (tmp_path / "in").mkdir()
-    small = photo[:24, :32]
-    (tmp_path / "in" / "ref.webp").write_bytes(webp_file(small))
-    (tmp_path / "in" / "DOWNLOAD.WEBP").write_bytes(webp_file(np.dstack([small, small[..., :1]]), quality=80))
-    write_photo(tmp_path / "in" / "other.png", small)
-    (tmp_path / "in" / "notes.txt").write_text("not a photo")
-    result = fhdr("batch", tmp_path / "in", tmp_path / "out", "-n", "1", weights=weights_file)
-    ok(result)
-    assert outputs(tmp_path / "out") == ["DOWNLOAD.exr", "other.exr", "ref.exr"]
-    assert summary_counts(result.stdout) == (3, 0, 0)
-    assert read_hdr(tmp_path / "out" / "ref.exr").shape == (24, 32, 3)
+    stems = sorted(name.rsplit(".", 1)[0] for name in files)
+    assert outputs(tmp_path / "out") == sorted([f"{stem}.exr" for stem in stems] + ["other.exr"])
+    assert summary_counts(result.stdout) == (len(files) + 1, 0, 0)
+    assert read_hdr(tmp_path / "out" / f"{deep}.exr").shape == (24, 32, 3)
 
 
 def test_batch_of_an_empty_folder_says_so(tmp_path, weights_file):

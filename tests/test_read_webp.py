@@ -24,15 +24,7 @@ from fhdr_cli.io.photo import LDR_EXTENSIONS, as_shot, decode_ldr, read_ldr
 
 RNG = np.random.default_rng(31)
 RGB8 = RNG.integers(0, 256, (5, 7, 3), dtype=np.uint8)
-
-
-@pytest.fixture(scope="module")
-def photo() -> np.ndarray:
-    """37 x 53 (odd sides: VP8 codes 16 x 16 macroblocks and crops), gradients and a clipped patch."""
-    yy, xx = np.mgrid[0:37, 0:53]
-    img = np.stack([xx * 4, yy * 6, (xx + yy) * 2], -1) + np.random.default_rng(0).normal(0, 3, (37, 53, 3))
-    img[5:15, 30:45] = 255
-    return np.clip(img, 0, 255).astype(np.uint8)
+# `photo` (conftest): 37 x 53, odd sides, so VP8 pads its 16 x 16 macroblocks and crops
 
 
 def _refused(data: bytes, name: str, match: str, max_pixels: int | None = None) -> str:

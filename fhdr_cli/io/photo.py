@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 import cv2
 import numpy as np
@@ -36,6 +36,7 @@ from fhdr_cli.io.webp import WebpDamaged, WebpRefused, is_webp, webp_layout
 
 LDR_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".heic", ".heif", ".hif", ".webp")
 MAX_PIXELS = 300_000_000
+_T = TypeVar("_T")
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _JPEG_SIGNATURE = b"\xff\xd8\xff"
@@ -400,12 +401,7 @@ def _png_header(data: bytes, name: str) -> _Header:
 def _tiff_header(data: bytes, name: str) -> _Header:
     """Size, layout and colour profile from the first IFD (tiff.py); orientation and exposure
     settings from it and its Exif IFD, as for a JPEG's EXIF (which has the same structure)."""
-    try:
-        layout = tiff_layout(data)
-    except TiffDamaged:
-        raise _corrupt(name, "TIFF") from None
-    except TiffRefused as exc:
-        raise InputError(f"{name}: {exc}") from None
+    layout = _layout(tiff_layout, data, name, "TIFF", TiffDamaged, TiffRefused)
     return _Header(layout.width, layout.height, parse_exif(data), layout.most_pixels, layout.repairs, layout.icc,
                    (layout.bit_depth, layout.channels), layout.premultiplied)
 
@@ -413,13 +409,20 @@ def _tiff_header(data: bytes, name: str) -> _Header:
 def _webp_header(data: bytes, name: str) -> _Header:
     """Size, colour profile and EXIF from the RIFF chunks (webp.py); orientation and exposure
     settings from the EXIF chunk, as for a PNG's eXIf."""
-    try:
-        layout = webp_layout(data)
-    except WebpDamaged:
-        raise _corrupt(name, "WebP") from None
-    except WebpRefused as exc:
-        raise InputError(f"{name}: {exc}") from None
+    layout = _layout(webp_layout, data, name, "WebP", WebpDamaged, WebpRefused)
     return _Header(layout.width, layout.height, parse_exif(layout.exif), icc=layout.icc)
+
+
+def _layout(parse: Callable[[bytes], _T], data: bytes, name: str, kind: str,
+            damaged: type[Exception], refused: type[Exception]) -> _T:
+    """`parse(data)` (a format module's header parser); its `damaged` exception becomes the one-line
+    corrupt-file error, its `refused` one a line naming the file and saying what it is."""
+    try:
+        return parse(data)
+    except damaged:
+        raise _corrupt(name, kind) from None
+    except refused as exc:
+        raise InputError(f"{name}: {exc}") from None
 
 
 def _jpeg_header(data: bytes, name: str) -> _Header:
