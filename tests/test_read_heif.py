@@ -29,15 +29,6 @@ RNG = np.random.default_rng(21)
 BT2020_TO_REC709 = [[1.6605, -0.5876, -0.0728], [-0.1246, 1.1329, -0.0083], [-0.0182, -0.1006, 1.1187]]
 
 
-@pytest.fixture(scope="module")
-def photo() -> np.ndarray:
-    """37 x 53 (odd sides: the codec pads and crops), gradients, noise and a clipped patch."""
-    yy, xx = np.mgrid[0:37, 0:53]
-    img = np.stack([xx * 4, yy * 6, (xx + yy) * 2], -1) + np.random.default_rng(0).normal(0, 3, (37, 53, 3))
-    img[5:15, 30:45] = 255
-    return np.clip(img, 0, 255).astype(np.uint8)
-
-
 def _refused(data: bytes, name: str, match: str, **options) -> str:
     with pytest.raises(InputError, match=match) as info:
         decode_ldr(data, name, **options)
