@@ -21,6 +21,7 @@ console = Console()
 err_console = Console(file=locked_stderr, highlight=False, soft_wrap=True)
 
 F = TypeVar("F", bound=Callable)
+T = TypeVar("T")
 
 
 def print_table(table: Table) -> None:
@@ -60,6 +61,14 @@ def report_errors(command: F) -> F:
             raise typer.Exit(130) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def comma_list(text: str, convert: Callable[[str], T], example: str) -> tuple[T, ...]:
+    """An option's comma-separated values ("1,1.5,2" -> (1.0, 1.5, 2.0)); BadParameter showing `example`."""
+    try:
+        return tuple(convert(v) for v in text.split(","))
+    except ValueError:
+        raise typer.BadParameter(f"expected e.g. {example}") from None
 
 
 MIN_MEMORY = 256 << 20

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from ..errors import UsageError
 from ..evaluation.evaluate import evaluate
-from . import Device, Threads, Weights, console, err_console, print_table, report_errors
+from . import Device, Threads, Weights, comma_list, console, err_console, print_table, report_errors
 
 
 @report_errors
@@ -31,14 +31,8 @@ def evaluate_command(
     """PSNR-mu, SSIM-mu, clipped PSNR-mu, HDR-FLIP, light error and shadow bias, FHDR vs baselines.
 
     Panoramas give perspective views of --size pixels; flat HDR images are evaluated whole."""
-    try:
-        counts = tuple(int(v) for v in iterations.split(","))
-    except ValueError:
-        raise typer.BadParameter("expected e.g. --iterations 1,2,3,4") from None
-    try:
-        factors = tuple(float(v) for v in highlights.split(","))
-    except ValueError:
-        raise typer.BadParameter("expected e.g. --highlights 1,1.5,2") from None
+    counts = comma_list(iterations, int, "--iterations 1,2,3,4")
+    factors = comma_list(highlights, float, "--highlights 1,1.5,2")
     if not hdr.is_dir():
         raise UsageError(f"{hdr}: not a folder (--hdr takes a folder of .exr/.hdr scenes)")
     with Progress(console=err_console, transient=True, disable=not err_console.is_terminal) as progress:

@@ -73,17 +73,18 @@ def write_hdr(
 ) -> None:
     """Write linear RGB (H x W x 3) to .exr or .hdr, atomically.
 
-    EXR stores half floats by default (three significant digits up to 65504: ample for
-    pictures, at half the size) or float32 with ``half=False``, losslessly compressed with
-    ``compression`` ("zip" or "piz"), tagged with ``chromaticities`` (red x, y, green x, y, blue
-    x, y, white x, y; Rec.709 and D65 by default), plus an "A" channel when ``alpha`` is given.
-    ``rgb`` is straight colour; with ``alpha`` the EXR stores it multiplied by alpha (premultiplied,
-    OpenEXR's convention, which compositors such as Nuke assume when they read it). Radiance headers get a PRIMARIES line with the same eight numbers.
-    Radiance .hdr has no alpha, so ``alpha`` is ignored there. Negatives and NaN become 0 and
-    values are capped at what the file can hold (65504 in half), so no infinities are written.
-    ``comments`` (one line: how the image was made) goes into the EXR's standard "comments"
-    attribute, or a "#" line of the Radiance header. ``capture`` (OpenEXR's standard expTime,
-    aperture, isoSpeed, capDate, as `read_ldr` finds them in EXIF) goes into the EXR header only.
+    EXR stores half floats by default (three significant digits up to 65504: ample for pictures, at
+    half the size) or float32 with ``half=False``, losslessly compressed with ``compression`` ("zip"
+    or "piz"), tagged with ``chromaticities`` (red x, y, green x, y, blue x, y, white x, y; Rec.709
+    and D65 by default), plus an "A" channel when ``alpha`` is given. ``rgb`` is straight colour;
+    with ``alpha`` the EXR stores it multiplied by alpha (premultiplied, OpenEXR's convention, which
+    compositors such as Nuke assume when they read it). Radiance headers get a PRIMARIES line with
+    the same eight numbers. Radiance .hdr has no alpha, so ``alpha`` is ignored there. Negatives and
+    NaN become 0 and values are capped at what the file can hold (65504 in half), so no infinities
+    are written. ``comments`` (one line: how the image was made) goes into the EXR's standard
+    "comments" attribute, or a "#" line of the Radiance header. ``capture`` (OpenEXR's standard
+    expTime, aperture, isoSpeed, capDate, as `read_ldr` finds them in EXIF) goes into the EXR header
+    only.
     """
     path = Path(path)
     fmt = hdr_format(path)

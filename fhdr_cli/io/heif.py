@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from .icc import RgbProfile, already_hdr, icc_cicp, parse_icc, primaries_profile
+from .refusals import Damaged, Refused
 
 # ISO BMFF brands of HEIF files whose images libheif decodes with libde265 (HEVC), and the generic
 # HEIF still-image and sequence brands (ISO/IEC 23008-12); AVIF's brands are refused by name.
@@ -43,25 +44,17 @@ _REC709_PRIMARIES = (1, 2)  # BT.709 / sRGB, and "unspecified" (libheif gives no
 _REC709 = (0.64, 0.33, 0.30, 0.60, 0.15, 0.06, 0.3127, 0.3290)
 
 
-class HeifRefused(Exception):
-    """A HEIF the reader does not take; the message says what it is (one line, without the file name)."""
-
-
-class HeifDamaged(Exception):
-    """A HEIF libheif cannot read: cut off, inconsistent or garbled."""
-
-
 def is_heif(data: bytes) -> bool:
     """Whether the bytes start like an ISO BMFF file (an 'ftyp' box): HEIF, AVIF, but also MP4 or QuickTime."""
     return data[4:8] == _FTYP
 
 
 def heif_brands(data: bytes) -> frozenset[bytes]:
-    """The major and compatible brands of the 'ftyp' box at the start (`is_heif`); HeifDamaged if the
+    """The major and compatible brands of the 'ftyp' box at the start (`is_heif`); Damaged if the
     box is cut off or malformed."""
     size = int.from_bytes(data[:4], "big")
     if size < 16 or size > len(data) or size % 4 or (size - 16) // 4 > _MAX_BRANDS:
-        raise HeifDamaged
+        raise Damaged
     return frozenset({data[8:12]} | {data[i : i + 4] for i in range(16, size, 4)})
 
 
@@ -71,15 +64,15 @@ class HeifPhoto:
     def __init__(self, data: bytes):
         brands = heif_brands(data)
         if brands & AVIF_BRANDS and not brands & _HEVC_BRANDS:  # AVIF lists the generic mif1 too
-            raise HeifRefused("AVIF is not supported (pillow-heif's libheif has no AV1 decoder); "
-                              "save it as HEIC, JPEG, PNG or TIFF")
+            raise Refused("AVIF is not supported (pillow-heif's libheif has no AV1 decoder); "
+                          "save it as HEIC, JPEG, PNG or TIFF")
         if not brands & HEIF_BRANDS:
-            raise HeifRefused("an ISO media file (MP4, QuickTime, ...) without a HEIF brand, not a photo")
+            raise Refused("an ISO media file (MP4, QuickTime, ...) without a HEIF brand, not a photo")
         try:
             import pillow_heif  # noqa: PLC0415 (lazy: pulls in Pillow)
         except ImportError:
-            raise HeifRefused("reading HEIC/HEIF needs the heic extra: pip install 'fhdr[heic]' "
-                              "(pillow-heif, GPL-2.0)") from None
+            raise Refused("reading HEIC/HEIF needs the heic extra: pip install 'fhdr[heic]' "
+                          "(pillow-heif, GPL-2.0)") from None
 
         try:
             # 10/12-bit samples as they are (hdr_to_16bit=False), scaled to [0, 1] by `decode` itself
@@ -89,11 +82,11 @@ class HeifPhoto:
             self.mode: str = image.mode
             info: dict[str, Any] = image.info
         except IndexError:  # no image libheif can read: another codec (AV1, JPEG 2000, VVC, ...)
-            raise HeifRefused("no image libheif can decode in this HEIF (HEVC-coded HEIC only)") from None
+            raise Refused("no image libheif can decode in this HEIF (HEVC-coded HEIC only)") from None
         except (ValueError, EOFError, SyntaxError, RuntimeError, OSError) as exc:
             raise _failure(exc) from None
         if not info.get("primary"):
-            raise HeifRefused("its primary image is coded in a way libheif cannot decode (HEVC-coded HEIC only)")
+            raise Refused("its primary image is coded in a way libheif cannot decode (HEVC-coded HEIC only)")
         self._image = image
         self._bits = int(info.get("bit_depth") or 0)
         self.exif: bytes = (info.get("exif") or b"").removeprefix(b"Exif\0\0")
@@ -101,43 +94,43 @@ class HeifPhoto:
 
     def decode(self) -> tuple[np.ndarray, float, bool]:
         """The pixels (H x W, or H x W x 3 or 4 in RGB(A) order; uint8, or uint16 for 10 to 16 bits), their
-        full scale, and whether the colour is premultiplied by alpha. HeifDamaged if libheif cannot decode them."""
+        full scale, and whether the colour is premultiplied by alpha. Damaged if libheif cannot decode them."""
         try:
             pixels = np.asarray(self._image)
         except (ValueError, EOFError, SyntaxError, RuntimeError, OSError) as exc:
             raise _failure(exc) from None
         if pixels.shape[:2] != (self.height, self.width) or pixels.dtype not in (np.uint8, np.uint16):
-            raise HeifDamaged
+            raise Damaged
         base, _, suffix = self.mode.partition(";")  # "RGB;10": 10-bit samples in uint16
         digits = "".join(char for char in suffix if char.isdigit())
         bits = 8 if pixels.dtype == np.uint8 else int(digits) if digits else self._bits
         if not (8 if pixels.dtype == np.uint8 else 9) <= bits <= pixels.dtype.itemsize * 8:
-            raise HeifDamaged
+            raise Damaged
         full_scale = float((1 << bits) - 1)
         if pixels.dtype == np.uint16 and bits < 16 and pixels.max(initial=0) > full_scale:
-            raise HeifDamaged  # samples beyond their own bit depth
+            raise Damaged  # samples beyond their own bit depth
         return pixels, full_scale, base.endswith("a")  # "RGBa": premultiplied alpha
 
 
 def _failure(exc: Exception) -> Exception:
-    """libheif's error as HeifRefused (a limit or a feature it lacks: its reason, one line) or HeifDamaged."""
+    """libheif's error as Refused (a limit or a feature it lacks: its reason, one line) or Damaged."""
     reason = " ".join(str(exc).split())
     reason = "".join(char for char in reason if char.isprintable())[:200]
     if "Security limit exceeded" in reason:
-        return HeifRefused(f"HEIF beyond libheif's safety limits ({reason})")
+        return Refused(f"HEIF beyond libheif's safety limits ({reason})")
     if "Unsupported" in reason:
-        return HeifRefused(f"HEIF feature libheif does not support ({reason})")
-    return HeifDamaged()
+        return Refused(f"HEIF feature libheif does not support ({reason})")
+    return Damaged()
 
 
 def _profile(info: dict[str, Any]) -> RgbProfile | None:
     """The colour space: an ICC profile's if there is one, else the nclx box's; None for sRGB (or one
-    that cannot be applied, read as sRGB as for a JPEG). HeifRefused for PQ or HLG (HDR)."""
+    that cannot be applied, read as sRGB as for a JPEG). Refused for PQ or HLG (HDR)."""
     icc = info.get("icc_profile") or b""
     nclx = info.get("nclx_profile") or {}
     transfer = (icc_cicp(icc) or (0, 0))[1] if icc else nclx.get("transfer_characteristics")
     if refusal := already_hdr("HEIF", transfer):
-        raise HeifRefused(refusal)
+        raise Refused(refusal)
     if icc:
         return parse_icc(icc)
     if not nclx:

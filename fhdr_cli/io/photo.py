@@ -1,11 +1,12 @@
-"""Read the user's LDR photos (JPEG, PNG, TIFF, HEIC, WebP) into float arrays, refusing anything unsafe or broken.
+"""Read the user's LDR photos (JPEG, PNG, TIFF, HEIC, WebP) into float arrays, refusing anything
+unsafe or broken.
 
 Input files come from anywhere, so the bytes are checked before OpenCV sees them: only JPEG, PNG,
 TIFF, HEIF and WebP signatures are accepted, the pixel count is read from the header and capped
 before any allocation, truncated JPEGs (which libjpeg would pad with grey) are refused, TIFF layouts
 that OpenCV would misread are refused (io/tiff.py), WebP's chunks are checked and its animations
-refused (io/webp.py), and every failure is a one-line InputError naming the file. HEIF (HEIC) photos are decoded by libheif instead of OpenCV (io/heif.py), under the same
-checks.
+refused (io/webp.py), and every failure is a one-line InputError naming the file. HEIF (HEIC) photos
+are decoded by libheif instead of OpenCV (io/heif.py), under the same checks.
 """
 
 from __future__ import annotations
@@ -21,22 +22,22 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple, TypeVar
+from typing import NamedTuple
 
 import cv2
 import numpy as np
 
 from fhdr_cli.errors import InputError, UsageError
 from fhdr_cli.io.exif import Exif, parse_exif
-from fhdr_cli.io.heif import HeifDamaged, HeifPhoto, HeifRefused, is_heif
+from fhdr_cli.io.heif import HeifPhoto, is_heif
 from fhdr_cli.io.icc import RgbProfile, already_hdr, icc_cicp, parse_icc
 from fhdr_cli.io.jpeg_markers import JPEG_SOF, JPEG_SOS, DamagedJpegHeader, Repair, header_segments
-from fhdr_cli.io.tiff import BIGTIFF_SIGNATURES, TIFF_SIGNATURES, TiffDamaged, TiffRefused, tiff_layout
-from fhdr_cli.io.webp import WebpDamaged, WebpRefused, is_webp, webp_layout
+from fhdr_cli.io.refusals import Damaged, Refused
+from fhdr_cli.io.tiff import BIGTIFF_SIGNATURES, TIFF_SIGNATURES, tiff_layout
+from fhdr_cli.io.webp import is_webp, webp_layout
 
 LDR_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".heic", ".heif", ".hif", ".webp")
 MAX_PIXELS = 300_000_000
-_T = TypeVar("_T")
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _JPEG_SIGNATURE = b"\xff\xd8\xff"
@@ -149,7 +150,7 @@ def read_ldr(path: Path, max_pixels: int = MAX_PIXELS) -> LdrImage:
         raise UsageError(f"{path}: is a folder, not an image")
     if path.suffix.lower() not in LDR_EXTENSIONS:
         raise UsageError(f"{path}: cannot read '{path.suffix}' files; "
-                         "use .jpg, .jpeg, .png, .tif, .tiff, .heic, .heif, .hif or .webp")
+                         f"use {', '.join(LDR_EXTENSIONS[:-1])} or {LDR_EXTENSIONS[-1]}")
     try:
         # Read the bytes in Python: cv2.imread mishandles non-ASCII paths on some platforms.
         data = path.read_bytes()
@@ -160,16 +161,18 @@ def read_ldr(path: Path, max_pixels: int = MAX_PIXELS) -> LdrImage:
 
 
 def decode_ldr(data: bytes, name: str, max_pixels: int = MAX_PIXELS) -> LdrImage:
-    """Decode JPEG, PNG, TIFF, HEIF or WebP bytes; anything wrong with them raises InputError and nothing else.
+    """Decode JPEG, PNG, TIFF, HEIF or WebP bytes; anything wrong with them raises InputError and
+    nothing else.
 
-    ``name`` only labels error messages. The size is checked against ``max_pixels`` from the
-    header, before decoding, so a tiny file declaring a gigantic image costs nothing. EXIF
-    orientation (JPEG APP1, PNG eXIf, TIFF tag 274, WebP EXIF chunk) is applied and its exposure settings kept in
+    ``name`` only labels error messages. The size is checked against ``max_pixels`` from the header,
+    before decoding, so a tiny file declaring a gigantic image costs nothing. EXIF orientation (JPEG
+    APP1, PNG eXIf, TIFF tag 274, WebP EXIF chunk) is applied and its exposure settings kept in
     `capture`; unusable EXIF data is ignored. An embedded matrix/curve RGB colour profile (JPEG
-    APP2, PNG iCCP, TIFF tag 34675, WebP ICCP chunk) is applied (see LdrImage); one that cannot be applied is
-    ignored, as most viewers do, and the photo read as sRGB. A TIFF's first page is read. A HEIF's
-    primary image is read as shot (its own rotation and mirroring, not its EXIF orientation), with
-    its ICC profile or nclx colour box; see io/heif.py. Animated WebP is refused (io/webp.py).
+    APP2, PNG iCCP, TIFF tag 34675, WebP ICCP chunk) is applied (see LdrImage); one that cannot be
+    applied is ignored, as most viewers do, and the photo read as sRGB. A TIFF's first page is read.
+    A HEIF's primary image is read as shot (its own rotation and mirroring, not its EXIF
+    orientation), with its ICC profile or nclx colour box; see io/heif.py. Animated WebP is refused
+    (io/webp.py).
     """
     if data.startswith(_PNG_SIGNATURE):
         kind, header = "PNG", _png_header(data, name)
@@ -233,16 +236,12 @@ def decode_ldr(data: bytes, name: str, max_pixels: int = MAX_PIXELS) -> LdrImage
 def _decode_heif(data: bytes, name: str, max_pixels: int) -> LdrImage:
     """decode_ldr for HEIF (io/heif.py): libheif opens the container, the size is checked against the
     cap, then libheif decodes the primary image, turned and mirrored as shot (orientation 1)."""
-    try:
+    with _named_errors(name, "HEIF"):
         with native_stderr_captured():  # libheif's and libde265's chatter, if any
             photo = HeifPhoto(data)  # the container only: no pixel decoded yet
         _check_size(name, "HEIF", photo.width, photo.height, max_pixels)
         with native_stderr_captured():
             stored, full_scale, premultiplied = photo.decode()
-    except HeifRefused as exc:
-        raise InputError(f"{name}: {exc}") from None
-    except HeifDamaged:
-        raise _corrupt(name, "HEIF") from None
     exif = parse_exif(photo.exif)  # exposure settings; its orientation only repeats HEIF's own, applied
     return _ldr_image(name, stored, full_scale, premultiplied, photo.profile, Exif(1, exif.capture))
 
@@ -361,7 +360,8 @@ locked_stderr = _LockedStderr()
 
 
 def _corrupt(name: str, kind: str) -> InputError:
-    """`kind`: "JPEG", "PNG", "TIFF", "HEIF" or "WebP", from the file's signature (a cut-off photo is still a JPEG)."""
+    """`kind`: "JPEG", "PNG", "TIFF", "HEIF" or "WebP", from the file's signature (a cut-off photo
+    is still a JPEG)."""
     return InputError(f"{name}: truncated or corrupt {kind} (its data ends early or does not decode)")
 
 
@@ -401,7 +401,8 @@ def _png_header(data: bytes, name: str) -> _Header:
 def _tiff_header(data: bytes, name: str) -> _Header:
     """Size, layout and colour profile from the first IFD (tiff.py); orientation and exposure
     settings from it and its Exif IFD, as for a JPEG's EXIF (which has the same structure)."""
-    layout = _layout(tiff_layout, data, name, "TIFF", TiffDamaged, TiffRefused)
+    with _named_errors(name, "TIFF"):
+        layout = tiff_layout(data)
     return _Header(layout.width, layout.height, parse_exif(data), layout.most_pixels, layout.repairs, layout.icc,
                    (layout.bit_depth, layout.channels), layout.premultiplied)
 
@@ -409,19 +410,20 @@ def _tiff_header(data: bytes, name: str) -> _Header:
 def _webp_header(data: bytes, name: str) -> _Header:
     """Size, colour profile and EXIF from the RIFF chunks (webp.py); orientation and exposure
     settings from the EXIF chunk, as for a PNG's eXIf."""
-    layout = _layout(webp_layout, data, name, "WebP", WebpDamaged, WebpRefused)
+    with _named_errors(name, "WebP"):
+        layout = webp_layout(data)
     return _Header(layout.width, layout.height, parse_exif(layout.exif), icc=layout.icc)
 
 
-def _layout(parse: Callable[[bytes], _T], data: bytes, name: str, kind: str,
-            damaged: type[Exception], refused: type[Exception]) -> _T:
-    """`parse(data)` (a format module's header parser); its `damaged` exception becomes the one-line
-    corrupt-file error, its `refused` one a line naming the file and saying what it is."""
+@contextmanager
+def _named_errors(name: str, kind: str) -> Iterator[None]:
+    """A format module's verdicts (io/refusals.py) as one-line InputErrors naming the file: Damaged as
+    the corrupt-file error, Refused as what it says the file is."""
     try:
-        return parse(data)
-    except damaged:
+        yield
+    except Damaged:
         raise _corrupt(name, kind) from None
-    except refused as exc:
+    except Refused as exc:
         raise InputError(f"{name}: {exc}") from None
 
 

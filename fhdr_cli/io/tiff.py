@@ -21,6 +21,7 @@ from typing import NamedTuple
 
 from fhdr_cli.io.exif import Entry, entry_bytes, entry_integers, walk_ifd
 from fhdr_cli.io.jpeg_markers import Repair
+from fhdr_cli.io.refusals import Damaged, Refused
 
 TIFF_SIGNATURES = (b"II*\0", b"MM\0*")
 BIGTIFF_SIGNATURES = (b"II+\0", b"MM\0+")
@@ -40,14 +41,6 @@ _LOG_LUMINANCE = (32844, 32845)  # LogL, LogLuv: HDR encodings
 _MOST_EXPANSION = {1: 4, 5: 4096, 7: 8192 * 4, 8: 1032, 32946: 1032, 32773: 64}  # LZW, JPEG, deflate, PackBits
 _COMPRESSION_NAMES = {2: "CCITT", 3: "CCITT G3", 4: "CCITT G4", 6: "old-style JPEG", 34712: "JPEG 2000",
                       34925: "LZMA", 50000: "Zstandard", 50001: "WebP", 50002: "JPEG XL"}
-
-
-class TiffRefused(Exception):
-    """A TIFF the reader does not take; the message says what it is (one line, without the file name)."""
-
-
-class TiffDamaged(Exception):
-    """A TIFF whose first IFD is missing, cut off or inconsistent."""
 
 
 class TiffLayout(NamedTuple):
@@ -73,14 +66,14 @@ def tiff_layout(data: bytes) -> TiffLayout:
             if tag in (_ORIENTATION, _EXTRA_SAMPLES):  # every copy of them: libtiff may read another
                 repairs.append((at, at + 12, struct.pack(order + "HHIH2x", tag, _SHORT, 1, 1)))
     except struct.error:
-        raise TiffDamaged from None
+        raise Damaged from None
 
     def numbers(tag: int, default: tuple[int, ...] | None = None, most: int = 1) -> tuple[int, ...]:
         if tag not in entries and default is not None:
             return default
         values = entry_integers(data, order, entries[tag], most) if tag in entries else ()
         if not values:
-            raise TiffDamaged
+            raise Damaged
         return values
 
     try:
@@ -88,33 +81,33 @@ def tiff_layout(data: bytes) -> TiffLayout:
         (samples,) = numbers(_SAMPLES, (1,))
         formats = set(numbers(_SAMPLE_FORMAT, (_UINT,), most=4))
         if _FLOAT in formats or photometric in _LOG_LUMINANCE:
-            raise TiffRefused("floating-point TIFF: it holds HDR (float) data already, which fhdr does not "
-                              "take as input (it makes HDR from 8- or 16-bit photos)")
+            raise Refused("floating-point TIFF: it holds HDR (float) data already, which fhdr does not "
+                          "take as input (it makes HDR from 8- or 16-bit photos)")
         if formats != {_UINT}:
-            raise TiffRefused(f"TIFF sample format {min(formats - {_UINT})} (signed or undefined) is not supported")
+            raise Refused(f"TIFF sample format {min(formats - {_UINT})} (signed or undefined) is not supported")
         bits = set(numbers(_BITS, (1,), most=4))
         if len(bits) > 1:
-            raise TiffRefused("TIFF with different bit depths per channel is not supported")
+            raise Refused("TIFF with different bit depths per channel is not supported")
         (bit_depth,) = bits
         if bit_depth not in (8, 16):
-            raise TiffRefused(f"{bit_depth}-bit TIFF is not supported (8 or 16 bits per sample)")
+            raise Refused(f"{bit_depth}-bit TIFF is not supported (8 or 16 bits per sample)")
         channels = _channels(photometric, samples, bit_depth)
         (compression,) = numbers(_COMPRESSION, (1,))
         if compression not in _MOST_EXPANSION:
             what = _COMPRESSION_NAMES.get(compression, str(compression))
-            raise TiffRefused(f"TIFF compression {what} is not supported (none, LZW, deflate/ZIP, PackBits or JPEG)")
+            raise Refused(f"TIFF compression {what} is not supported (none, LZW, deflate/ZIP, PackBits or JPEG)")
         (planar,) = numbers(_PLANAR, (1,))
         if bit_depth == 16 and planar == 2 and samples > 1:
-            raise TiffRefused("16-bit TIFF with separate colour planes is not supported; "
-                              "save it with interleaved channels")
+            raise Refused("16-bit TIFF with separate colour planes is not supported; "
+                          "save it with interleaved channels")
         premultiplied = channels == 4 and numbers(_EXTRA_SAMPLES, (0,))[0] == _ASSOCIATED_ALPHA
         # Whole tiles are decoded (and allocated), so a tile is bound by the bytes like the image.
         (tile_width,), (tile_height,) = numbers(_TILE_WIDTH, (0,)), numbers(_TILE_HEIGHT, (0,))
     except ValueError:  # a value outside the file, or of a type that cannot hold it
-        raise TiffDamaged from None
+        raise Damaged from None
     most_pixels = len(data) * _MOST_EXPANSION[compression] // (samples * bit_depth // 8)
     if tile_width * tile_height > most_pixels:
-        raise TiffDamaged
+        raise Damaged
     icc = _icc(data, order, entries.get(_ICC))
     return TiffLayout(width, height, bit_depth, channels, premultiplied, icc, most_pixels, tuple(repairs))
 
@@ -130,21 +123,21 @@ def _icc(data: bytes, order: str, entry: Entry | None) -> bytes:
 
 
 def _channels(photometric: int, samples: int, bit_depth: int) -> int:
-    """How many channels OpenCV decodes this colour model to, or TiffRefused."""
+    """How many channels OpenCV decodes this colour model to, or Refused."""
     if photometric == _CMYK:
-        raise TiffRefused("CMYK TIFF is not supported; convert it to RGB")
+        raise Refused("CMYK TIFF is not supported; convert it to RGB")
     if photometric in _LAB:
-        raise TiffRefused("Lab TIFF is not supported; convert it to RGB")
+        raise Refused("Lab TIFF is not supported; convert it to RGB")
     models = {_WHITE_IS_ZERO: "grey", _BLACK_IS_ZERO: "grey", _RGB: "RGB", _PALETTE: "palette", _YCBCR: "YCbCr"}
     if photometric not in models:
-        raise TiffRefused(f"TIFF colour model {photometric} is not supported (grey, RGB, palette or YCbCr)")
+        raise Refused(f"TIFF colour model {photometric} is not supported (grey, RGB, palette or YCbCr)")
     if bit_depth == 16 and photometric not in (_BLACK_IS_ZERO, _RGB):
         what = "white-is-zero grey" if photometric == _WHITE_IS_ZERO else models[photometric]
-        raise TiffRefused(f"16-bit {what} TIFF is not supported (16-bit grey or RGB only)")
+        raise Refused(f"16-bit {what} TIFF is not supported (16-bit grey or RGB only)")
     if models[photometric] == "grey" and samples == 2:
-        raise TiffRefused("grey + alpha TIFF is not supported (its alpha would be lost); "
-                          "save it as RGBA, or as grey without alpha")
+        raise Refused("grey + alpha TIFF is not supported (its alpha would be lost); "
+                      "save it as RGBA, or as grey without alpha")
     expected = {"grey": (1,), "RGB": (3, 4), "palette": (1,), "YCbCr": (3,)}[models[photometric]]
     if samples not in expected:
-        raise TiffRefused(f"{models[photometric]} TIFF with {samples} channels is not supported")
+        raise Refused(f"{models[photometric]} TIFF with {samples} channels is not supported")
     return 1 if models[photometric] == "grey" else max(3, samples)
