@@ -540,6 +540,59 @@ def test_sigterm_while_typer_parses_says_interrupted(typer_step):
     assert proc.stderr.strip().splitlines() == ["fhdr: interrupted"], proc.stderr
 
 
+# The imports build namedtuple and dataclass methods with exec/eval of a string; an interrupt that
+# leaves such code made CPython (under `python -m`) end the process by SIGINT (-2) after our exit 130.
+@pytest.mark.skipif(not LINUX, reason="uses POSIX signals")
+@pytest.mark.parametrize("typer_step", [("typer.main", "get_command"), ("typer.core", "TyperGroup.make_context")])
+def test_sigterm_inside_a_string_exec_still_exits_130(tmp_path, typer_step):
+    module, attribute = typer_step
+    (tmp_path / "signalled_fhdr.py").write_text(textwrap.dedent(f"""
+        import importlib, sys
+        *path, name = "{attribute}".split(".")
+        owner = importlib.import_module("{module}")
+        for part in path:
+            owner = getattr(owner, part)
+        real = getattr(owner, name)
+        def signalled(*args, **kwargs):
+            exec("import os, signal\\nos.kill(os.getpid(), signal.SIGTERM)\\nfor _ in range(100): pass", {{}})
+            return real(*args, **kwargs)
+        setattr(owner, name, signalled)
+        sys.argv = ["fhdr", "info"]
+        from fhdr_cli.__main__ import main
+        main()
+    """))
+    proc = subprocess.run([sys.executable, "-m", "signalled_fhdr"], capture_output=True, text=True, timeout=120,
+                          cwd=tmp_path, env=SUBPROCESS_ENV)
+    assert proc.returncode == 130, (proc.returncode, proc.stderr)
+    assert proc.stderr.strip().splitlines() == ["fhdr: interrupted"], proc.stderr
+
+
+# Torch's C++ start-up calls back into Python; a KeyboardInterrupt raised there aborted the process
+# (-6, "terminate called after throwing an instance of 'pybind11::error_already_set'").
+@pytest.mark.skipif(not LINUX, reason="uses POSIX signals")
+def test_sigterm_while_importing_torch_waits_until_the_imports_are_done():
+    script = textwrap.dedent("""
+        import os, signal, sys
+        class SignalOnTorch:
+            def find_spec(self, name, path=None, target=None):
+                if name == "torch":
+                    os.kill(os.getpid(), signal.SIGTERM)
+                return None  # the usual finders import it
+        sys.meta_path.insert(0, SignalOnTorch())
+        sys.argv = ["fhdr", "info"]
+        from fhdr_cli.__main__ import main
+        try:
+            main()
+        finally:
+            print("imported" if "fhdr_cli.cli" in sys.modules else "not imported")
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          env=SUBPROCESS_ENV)
+    assert proc.returncode == 130, (proc.returncode, proc.stderr)
+    assert proc.stderr.strip().splitlines() == ["fhdr: interrupted"], proc.stderr
+    assert proc.stdout == "imported\n"
+
+
 @pytest.mark.skipif(not LINUX, reason="uses /proc and POSIX signals")
 def test_sigkill_during_the_model_leaves_no_target(busy_convert, out_dir):
     proc = busy_convert
