@@ -10,7 +10,8 @@
 # then, from the repo root there:  MINUTES=7 bash scripts/gpu_train.sh
 # Try it here first on the CPU (this machine has the packages; its Python may not take the wheels):
 #   OUT=/tmp/out DEVICE=cpu MINUTES=0.3 WORKERS=0 WHEELS=none PATCH=32 BATCH=2 bash scripts/gpu_train.sh
-# data/blender-studiolights stays out of training: it is the check on scenes the weights never saw.
+# data/blender-studiolights and data/hdr-photos stay out of training: they are the checks on scenes
+# the weights never saw.
 set -uo pipefail
 if [ "${WHEELS:-.whl}" != none ]; then
   python3 -m pip install -q --no-index --no-deps --no-compile --upgrade --target /tmp/site "${WHEELS:-.whl}"/*.whl || exit 1
