@@ -513,13 +513,13 @@ def test_sigterm_while_still_importing_exits_130(large_jpg, out_dir, weights_fil
     assert files_in(out_dir) == set()
 
 
-# Where typer is when the signal lands: building the command (before its own interrupt handling),
-# or parsing the arguments (it imports pydantic then, for a second, and turned an interrupt into a
-# silent exit 130). Both outside any command's own "interrupted".
-@pytest.mark.parametrize("typer_step", [("typer.main", "get_command"), ("typer.core", "TyperGroup.make_context")])
-def test_sigterm_while_typer_parses_says_interrupted(typer_step):
+TYPER_STEPS = [("typer.main", "get_command"), ("typer.core", "TyperGroup.make_context")]
+
+
+def _fhdr_info_signalled_in(typer_step: tuple[str, str], send_sigterm: str) -> str:
+    """A script running `fhdr info` whose `typer_step` first runs the statement `send_sigterm`."""
     module, attribute = typer_step
-    script = textwrap.dedent(f"""
+    return textwrap.dedent(f"""
         import importlib, os, signal, sys
         *path, name = "{attribute}".split(".")
         owner = importlib.import_module("{module}")
@@ -527,13 +527,22 @@ def test_sigterm_while_typer_parses_says_interrupted(typer_step):
             owner = getattr(owner, part)
         real = getattr(owner, name)
         def signalled(*args, **kwargs):
-            os.kill(os.getpid(), signal.SIGTERM)  # its handler runs on return: inside this step
+            {send_sigterm}
             return real(*args, **kwargs)
         setattr(owner, name, signalled)
         sys.argv = ["fhdr", "info"]
         from fhdr_cli.__main__ import main
         main()
     """)
+
+
+# Where typer is when the signal lands: building the command (before its own interrupt handling),
+# or parsing the arguments (it imports pydantic then, for a second, and turned an interrupt into a
+# silent exit 130). Both outside any command's own "interrupted".
+@pytest.mark.parametrize("typer_step", TYPER_STEPS)
+def test_sigterm_while_typer_parses_says_interrupted(typer_step):
+    # the handler runs when os.kill returns: inside this step
+    script = _fhdr_info_signalled_in(typer_step, "os.kill(os.getpid(), signal.SIGTERM)")
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
                           env=SUBPROCESS_ENV)
     assert proc.returncode == 130, (proc.returncode, proc.stderr)
@@ -543,24 +552,10 @@ def test_sigterm_while_typer_parses_says_interrupted(typer_step):
 # The imports build namedtuple and dataclass methods with exec/eval of a string; an interrupt that
 # leaves such code made CPython (under `python -m`) end the process by SIGINT (-2) after our exit 130.
 @pytest.mark.skipif(not LINUX, reason="uses POSIX signals")
-@pytest.mark.parametrize("typer_step", [("typer.main", "get_command"), ("typer.core", "TyperGroup.make_context")])
+@pytest.mark.parametrize("typer_step", TYPER_STEPS)
 def test_sigterm_inside_a_string_exec_still_exits_130(tmp_path, typer_step):
-    module, attribute = typer_step
-    (tmp_path / "signalled_fhdr.py").write_text(textwrap.dedent(f"""
-        import importlib, sys
-        *path, name = "{attribute}".split(".")
-        owner = importlib.import_module("{module}")
-        for part in path:
-            owner = getattr(owner, part)
-        real = getattr(owner, name)
-        def signalled(*args, **kwargs):
-            exec("import os, signal\\nos.kill(os.getpid(), signal.SIGTERM)\\nfor _ in range(100): pass", {{}})
-            return real(*args, **kwargs)
-        setattr(owner, name, signalled)
-        sys.argv = ["fhdr", "info"]
-        from fhdr_cli.__main__ import main
-        main()
-    """))
+    send = 'exec("os.kill(os.getpid(), signal.SIGTERM)\\nfor _ in range(100): pass", {"os": os, "signal": signal})'
+    (tmp_path / "signalled_fhdr.py").write_text(_fhdr_info_signalled_in(typer_step, send))
     proc = subprocess.run([sys.executable, "-m", "signalled_fhdr"], capture_output=True, text=True, timeout=120,
                           cwd=tmp_path, env=SUBPROCESS_ENV)
     assert proc.returncode == 130, (proc.returncode, proc.stderr)
