@@ -1,11 +1,11 @@
-"""`fhdr` and `python -m fhdr_cli`: the SIGTERM handler first, then the (heavy) command line."""
+"""`fhdr` and `python -m fhdr_cli`: the signal handlers first, then the (heavy) command line."""
 
 from __future__ import annotations
 
 import signal
 import sys
 
-_held: list[int] | None = None  # while the command line is imported, SIGTERMs wait here
+_held: list[int] | None = None  # while the command line is imported, SIGTERM and Ctrl-C wait here
 
 
 def _interrupt(signum, frame):  # SIGTERM unwinds like Ctrl-C, so temporary files get removed
@@ -20,7 +20,8 @@ def _say_interrupted() -> None:
 
 
 def _import_app():
-    """`fhdr_cli.cli.app`, importing torch and the rest; a SIGTERM meanwhile raises once they are in.
+    """`fhdr_cli.cli.app`, importing torch and the rest; a SIGTERM or Ctrl-C meanwhile raises once
+    they are in.
 
     Torch's C++ start-up calls back into Python, and a KeyboardInterrupt raised there aborts the
     process ("terminate called after throwing an instance of 'pybind11::error_already_set'", -6).
@@ -46,8 +47,12 @@ def _forget_caught_interrupts() -> None:
 
 def main() -> None:
     # Before anything imports torch: that takes seconds of CPU, and a scheduler's SIGTERM arriving
-    # then must still end in "interrupted" and exit 130, not in a bare kill (-15).
+    # then must still end in "interrupted" and exit 130, not in a bare kill (-15) or an abort (-6).
+    # Outside the imports Ctrl-C raises KeyboardInterrupt as before; a shell that started us with
+    # SIGINT ignored (a background job) keeps it ignored.
     signal.signal(signal.SIGTERM, _interrupt)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _interrupt)
     try:
         app = _import_app()
         app()

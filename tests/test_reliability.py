@@ -565,13 +565,14 @@ def test_sigterm_inside_a_string_exec_still_exits_130(tmp_path, typer_step):
 # Torch's C++ start-up calls back into Python; a KeyboardInterrupt raised there aborted the process
 # (-6, "terminate called after throwing an instance of 'pybind11::error_already_set'").
 @pytest.mark.skipif(not LINUX, reason="uses POSIX signals")
-def test_sigterm_while_importing_torch_waits_until_the_imports_are_done():
-    script = textwrap.dedent("""
+@pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGINT"])
+def test_signal_while_importing_torch_waits_until_the_imports_are_done(signal_name):
+    script = textwrap.dedent(f"""
         import os, signal, sys
         class SignalOnTorch:
             def find_spec(self, name, path=None, target=None):
                 if name == "torch":
-                    os.kill(os.getpid(), signal.SIGTERM)
+                    os.kill(os.getpid(), signal.{signal_name})
                 return None  # the usual finders import it
         sys.meta_path.insert(0, SignalOnTorch())
         sys.argv = ["fhdr", "info"]
@@ -586,6 +587,25 @@ def test_sigterm_while_importing_torch_waits_until_the_imports_are_done():
     assert proc.returncode == 130, (proc.returncode, proc.stderr)
     assert proc.stderr.strip().splitlines() == ["fhdr: interrupted"], proc.stderr
     assert proc.stdout == "imported\n"
+
+
+@pytest.mark.skipif(not LINUX, reason="uses /proc and POSIX signals")
+def test_ctrl_c_ignored_by_the_parent_stays_ignored():
+    # A shell starts background jobs with SIGINT ignored; holding Ctrl-C during the imports must not
+    # make such a job interruptible.
+    script = "import signal; signal.signal(signal.SIGINT, signal.SIG_IGN); import fhdr_cli.__main__ as m; m.main()"
+    proc = subprocess.Popen([sys.executable, "-c", script, "info"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=SUBPROCESS_ENV)
+    try:
+        while proc.poll() is None and not _catches_sigterm(proc.pid):
+            time.sleep(0.001)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=60)
+    assert proc.returncode == 0, (proc.returncode, stderr)
 
 
 @pytest.mark.skipif(not LINUX, reason="uses /proc and POSIX signals")
