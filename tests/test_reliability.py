@@ -495,18 +495,24 @@ def test_the_command_line_installs_its_sigterm_handler_before_importing_torch():
     assert proc.returncode == 0, proc.stderr
 
 
-@pytest.mark.skipif(not LINUX, reason="uses /proc and POSIX signals")
-def test_sigterm_while_still_importing_exits_130(large_jpg, out_dir, weights_file):
-    proc = _start_convert(large_jpg, out_dir / "large.exr", weights_file, iterations=4)
+def _signal_once_handled(proc: subprocess.Popen, signum: int) -> str:
+    """Send `signum` the moment `proc` has installed its SIGTERM handler (most likely mid-import);
+    its stderr once it has ended."""
     try:
         while proc.poll() is None and not _catches_sigterm(proc.pid):
             time.sleep(0.001)
-        proc.send_signal(signal.SIGTERM)  # the moment the handler exists, most likely mid-import
-        _, stderr = proc.communicate(timeout=60)
+        proc.send_signal(signum)
+        return proc.communicate(timeout=120)[1]
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.communicate(timeout=60)
+
+
+@pytest.mark.skipif(not LINUX, reason="uses /proc and POSIX signals")
+def test_sigterm_while_still_importing_exits_130(large_jpg, out_dir, weights_file):
+    proc = _start_convert(large_jpg, out_dir / "large.exr", weights_file, iterations=4)
+    stderr = _signal_once_handled(proc, signal.SIGTERM)
     assert proc.returncode == 130, (proc.returncode, stderr)
     assert stderr.strip().splitlines()[-1] == "fhdr: interrupted"
     assert "Traceback" not in stderr
@@ -596,15 +602,7 @@ def test_ctrl_c_ignored_by_the_parent_stays_ignored():
     script = "import signal; signal.signal(signal.SIGINT, signal.SIG_IGN); import fhdr_cli.__main__ as m; m.main()"
     proc = subprocess.Popen([sys.executable, "-c", script, "info"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=SUBPROCESS_ENV)
-    try:
-        while proc.poll() is None and not _catches_sigterm(proc.pid):
-            time.sleep(0.001)
-        proc.send_signal(signal.SIGINT)
-        _, stderr = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate(timeout=60)
+    stderr = _signal_once_handled(proc, signal.SIGINT)
     assert proc.returncode == 0, (proc.returncode, stderr)
 
 
