@@ -2,6 +2,9 @@
 
     python scripts/compare_weights.py --hdr ../shared/hdr-train --views 16 runs/gpu/A.best.pt weights/fhdr.pt
 
+--jobs N scores N checkpoints at once, one process and one thread each (the first also scores the
+baselines, so it finishes last).
+
 Each checkpoint skips the scenes it trained on, so compare only checkpoints whose held-out scenes in
 --hdr are the same (the script refuses otherwise). Flat scenes (renders, photographs) are scored
 whole; panoramas as --size views. Writes --out (JSON) with every report, per scene included.
@@ -9,6 +12,8 @@ whole; panoramas as --size views. Writes --out (JSON) with every report, per sce
 
 import argparse
 import json
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from fhdr_cli.evaluation.evaluate import evaluate
@@ -20,12 +25,21 @@ parser.add_argument("--views", type=int, default=16)
 parser.add_argument("--size", type=int, default=256)
 parser.add_argument("--iterations", type=int, default=4)
 parser.add_argument("--out", type=Path, required=True)
+parser.add_argument("--jobs", type=int, default=1, help="checkpoints scored at once (one thread each)")
 args = parser.parse_args()
 
+
+def score(weights: Path, baselines: bool):
+    return evaluate(args.hdr, weights=weights, iterations=(args.iterations,), views_per_scene=args.views,
+                    size=args.size, baselines=baselines, threads=1 if args.jobs > 1 else None)
+
+
+with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("fork")) as pool:
+    futures = [pool.submit(score, weights, index == 0) for index, weights in enumerate(args.weights)]
+    scored = [future.result() for future in futures]
+
 reports, rows = {}, {}
-for index, weights in enumerate(args.weights):
-    report = evaluate(args.hdr, weights=weights, iterations=(args.iterations,), views_per_scene=args.views,
-                      size=args.size, baselines=index == 0)
+for index, (weights, report) in enumerate(zip(args.weights, scored)):
     if index and report.scenes != reports[str(args.weights[0])]["scenes"]:
         parser.error(f"{weights} holds out other scenes than {args.weights[0]}: not comparable")
     reports[str(weights)] = report.as_dict()
