@@ -1,5 +1,9 @@
+import importlib
 import struct
+import sys
 import zlib
+from pathlib import Path
+from types import ModuleType
 
 import cv2
 import numpy as np
@@ -8,6 +12,18 @@ import torch
 
 from fhdr_cli.network.fhdr import FHDR
 from fhdr_cli.network.checkpoint import save_checkpoint
+
+
+SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
+
+
+def import_script(name: str) -> ModuleType:
+    """A script of scripts/ as a module (its main() guarded, so importing runs nothing)."""
+    sys.path.insert(0, str(SCRIPTS))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(SCRIPTS))
 
 
 @pytest.fixture(autouse=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,16 +11,12 @@ import pytest
 from fhdr_cli.io.hdr_files import write_hdr
 from fhdr_cli.simulation.simulate import SimulatedPair
 
-ROOT = Path(__file__).resolve().parent.parent
+from conftest import SCRIPTS, import_script
 
 
 @pytest.fixture(scope="module")
 def stats():
-    with pytest.MonkeyPatch.context() as mp:
-        mp.syspath_prepend(str(ROOT / "scripts"))
-        import region_light_stats
-
-        yield region_light_stats
+    return import_script("region_light_stats")
 
 
 def test_each_clipped_region_reports_its_share_and_stops_over_the_clip_level(stats):
@@ -45,7 +40,7 @@ def test_prints_a_row_per_region_size_of_a_folder(tmp_path):
     photo = np.full((64, 96, 3), 0.05, np.float32)
     photo[10:30, 10:30] = 50.0
     write_hdr(tmp_path / "lamp.exr", photo)
-    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "region_light_stats.py"), str(tmp_path),
+    proc = subprocess.run([sys.executable, str(SCRIPTS / "region_light_stats.py"), str(tmp_path),
                            "--views", "1"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     rows = [line for line in proc.stdout.splitlines() if line.startswith(f"| {tmp_path} |")]

@@ -9,17 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import import_script
+
 ROOT = Path(__file__).resolve().parent.parent
 RENDERED = ROOT / "data" / "rendered"
 
 
 @pytest.fixture(scope="module")
 def rs():
-    with pytest.MonkeyPatch.context() as mp:
-        mp.syspath_prepend(str(ROOT / "scripts"))
-        import render_scenes
-
-        yield render_scenes
+    return import_script("render_scenes")
 
 
 def test_held_out_panoramas_are_never_environments(rs):

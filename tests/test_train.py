@@ -7,8 +7,8 @@ from fhdr_cli.errors import UsageError
 from fhdr_cli.simulation.scenes import Scene
 import torch
 
-from fhdr_cli.training.train import (LossWeights, SimulatedBatches, TrainSettings, hdr_loss, learning_rate, train,
-                                     resolve_precision)
+from fhdr_cli.training.train import (LossWeights, SimulatedBatches, TrainSettings, hdr_loss, learning_rate,
+                                     region_light_error, resolve_precision, train)
 
 
 def test_cosine_learning_rate_falls_from_peak_to_a_twentieth():
@@ -69,6 +69,23 @@ def test_light_term_measures_the_light_of_clipped_pixels_in_stops():
     unclipped = torch.full_like(ldr, 0.6)
     assert float(hdr_loss([dim], target, unclipped, no_perceptual, only_light)) == pytest.approx(
         float(hdr_loss([dim], target, unclipped, no_perceptual, LossWeights(0.0))))
+
+
+def test_region_light_asks_each_clipped_region_for_its_own_light():
+    target = torch.full((2, 3, 16, 16), 0.3)
+    target[0, :, 1:3, 1:3] = 40.0  # a lamp: 4 px
+    target[0, :, 8:16, 8:16] = 2.0  # a sky: 64 px
+    regions = torch.zeros((2, 16, 16), dtype=torch.int16)
+    regions[0, 1:3, 1:3], regions[0, 8:16, 8:16] = 1, 2
+    regions[1, 0, 0:3] = 1  # 3 px: below the floor
+    pred = target.clone()
+    pred[0, :, 1:3, 1:3] = 40.0 / 8  # the lamp 3 stops too dim
+    pred[0, :, 8:16, 8:16] = 2.0 * 2  # the sky 1 stop too bright
+    # per region, weighted by sqrt(area): (2 x 3 + 8 x 1) / (2 + 8); summed over the view the errors
+    # would partly cancel
+    assert float(region_light_error(pred, target, regions)) == pytest.approx(1.4, rel=1e-4)
+    assert float(region_light_error(target, target, regions)) == pytest.approx(0.0, abs=1e-5)
+    assert float(region_light_error(pred, target, torch.zeros_like(regions))) == 0.0
 
 
 def test_log_term_sees_shadow_errors_that_the_peak_normalised_loss_misses():

@@ -94,7 +94,7 @@ class AuthorsFHDR(FHDR):
     def network_input(self, ldr: torch.Tensor) -> torch.Tensor:
         return ldr * 2.0 - 1.0  # they trained on torchvision's Normalize(0.5, 0.5): [-1, 1]
 
-    def _reconstruct(self, ldr: torch.Tensor, fused: torch.Tensor, calibration: GainCalibration) -> torch.Tensor:
+    def reconstruct(self, ldr: torch.Tensor, fused: torch.Tensor, calibration: GainCalibration) -> torch.Tensor:
         # their head emits HDR itself, with no log gain to calibrate
         out = self.hrb2(F.pad(F.relu(self.hrb1(fused)), (1, 1, 1, 1), mode="reflect"))
         return (torch.tanh(out.float()) + 1.0) / 2.0  # float32 head, as ours

@@ -223,16 +223,22 @@ class FHDR(nn.Module):
 
     def _run(self, ldr: torch.Tensor, iterations: int, every_iteration: bool,
              calibration: GainCalibration | None = None):
+        calibration = self.gain_calibration if calibration is None else calibration
+        for fused in self.head_inputs(ldr, iterations, every_iteration):
+            yield self.reconstruct(ldr, fused, calibration)
+
+    def head_inputs(self, ldr: torch.Tensor, iterations: int = 4, every_iteration: bool = False):
+        """What the reconstruction block sees: the feedback state plus the first features (the
+        global residual), for every iteration or the last only. Training the head alone caches these."""
         if not 1 <= iterations <= self.max_iterations:
             raise ValueError(f"iterations must be 1..{self.max_iterations}, got {iterations}")
-        calibration = self.gain_calibration if calibration is None else calibration
         feb1 = F.relu(self.feb1(F.pad(self.network_input(ldr), (1, 1, 1, 1), mode="reflect")))
         features = F.relu(self.feb2(feb1))
         hidden, local_hidden = features, None  # the authors start the global state as the features
         for i in range(iterations):
             hidden, local_hidden = self.feedback(features, hidden, local_hidden)
             if every_iteration or i == iterations - 1:
-                yield self._reconstruct(ldr, hidden + feb1, calibration)
+                yield hidden + feb1
 
     def context_radius(self, iterations: int) -> int:
         """Pixels of context one output pixel depends on, per side: the network's and the calibration's."""
@@ -242,7 +248,8 @@ class FHDR(nn.Module):
         """What the first convolution sees: the photo in [0, 1] as it is."""
         return ldr
 
-    def _reconstruct(self, ldr: torch.Tensor, fused: torch.Tensor, calibration: GainCalibration) -> torch.Tensor:
+    def reconstruct(self, ldr: torch.Tensor, fused: torch.Tensor, calibration: GainCalibration) -> torch.Tensor:
+        """The HDR image from the head's input (`head_inputs`) through the reconstruction block."""
         log_gain = self.hrb2(F.pad(F.relu(self.hrb1(fused)), (1, 1, 1, 1), mode="reflect"))
         return hdr_from_log_gain(ldr, log_gain, calibration)
 

@@ -137,6 +137,25 @@ def light_log_error(out: torch.Tensor, target: torch.Tensor, clipped: torch.Tens
     return (error * used).sum() / used.sum().clamp(min=1)
 
 
+def region_light_error(out: torch.Tensor, target: torch.Tensor, regions: torch.Tensor, min_pixels: int = 4) -> torch.Tensor:
+    """|log2(sum lum(out) / sum lum(target))| over each clipped region (`regions`: N x H x W labels,
+    0 = not clipped), averaged with weights sqrt(area). Unlike `light_log_error`, a lamp and a sky in
+    one view each ask for their own light."""
+    batch, labels = out.shape[0], regions.long()
+    per_image = int(labels.max()) + 1
+    inside = labels.flatten() > 0
+    ids = (labels + torch.arange(batch, device=labels.device).view(batch, 1, 1) * per_image).flatten()[inside]
+    summed = lambda x: torch.zeros(batch * per_image, device=x.device).index_add_(  # noqa: E731
+        0, ids, luminance(x.float()).clamp(min=0).flatten()[inside])
+    area = torch.zeros(batch * per_image, device=out.device).index_add_(0, ids, torch.ones_like(ids, dtype=torch.float32))
+    used = area >= min_pixels
+    if not used.any():
+        return out.sum() * 0  # keeps the graph for a batch without regions
+    error = (torch.log2(summed(out)[used] + 1e-6) - torch.log2(summed(target)[used] + 1e-6)).abs()
+    weight = area[used].sqrt()
+    return (error * weight).sum() / weight.sum()
+
+
 def validation_flip(prediction: torch.Tensor, target: torch.Tensor, ldr: torch.Tensor) -> float:
     """Mean HDR-FLIP over a batch, each image exposure-aligned as `fhdr evaluate` does.
 
