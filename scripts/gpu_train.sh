@@ -26,7 +26,11 @@ OUT=${OUT:?set OUT}; DEVICE=${DEVICE:-cuda}; MINUTES=${MINUTES:-7}; WORKERS=${WO
 # Afterwards, here: pick each run's checkpoint on whole validation photos, calibrate it with
 # `scripts/calibrate_gain.py ... --detail-sigma 0,2` (the shipped weights keep only the detail of the
 # well-exposed log gain; model card, session 9) and test on renders no run saw: render_0040-0059
-# (`scripts/render_scenes.py --out runs/fresh_renders --start 40 --count 20 --spp 256 --seed 13`).
+# (`scripts/render_scenes.py --out runs/fresh_renders --start 40 --count 20 --spp 256 --seed 13`),
+# and on the real photographs: `scripts/compare_weights.py --hdr data/hdr-photos --views 2 --jobs 2
+# CANDIDATE weights/fhdr.pt` (about 40 minutes here). The light a run learns depends on how many
+# clipped regions of its crops are lights: `scripts/region_light_stats.py --training P` (model card,
+# "What the data teaches about light").
 RESUME=${RESUME:-experiments/h200_lights_B.pt}
 HELD_OUT_RENDERS=render_0002,render_0005,render_0008,render_0011,render_0014,render_0017
 HELD_OUT_RENDERS+=,render_0020,render_0023,render_0026,render_0029,render_0032,render_0035,render_0038
