@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import import_script
+
 ROOT = Path(__file__).resolve().parent.parent
 PHOTOS = ROOT / "data" / "hdr-photos"
 # | file | scene | WxH | peak luminance | ...
@@ -38,6 +40,7 @@ def test_training_never_reads_the_held_out_photos():
     for script in ("scripts/gpu_train.sh", "scripts/train_cpu.sh"):
         text = (ROOT / script).read_text()
         assert not re.search(r"--data\s+\S*hdr-photos", text), script
+    assert not any("hdr-photos" in folder or "blender" in folder for folder in import_script("train_head").DATA)
     # `fhdr evaluate` skips a scene whose name a checkpoint trained on: the names must stay unique.
     others = {p.stem for p in (ROOT / "data").glob("*/*") if p.parent.name != "hdr-photos"}
     assert not {p.stem for p in PHOTOS.glob("*.exr")} & others
