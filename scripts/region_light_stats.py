@@ -14,16 +14,15 @@ with the training mix shows whether the data teaches the light that test photos 
 import argparse
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
 from fhdr_cli.colour.transfer import luminance
 from fhdr_cli.evaluation.evaluate import evaluation_views
-from fhdr_cli.evaluation.metrics import clipped_mask
-from fhdr_cli.simulation.light_sources import add_lens_glare, add_light_sources
-from fhdr_cli.simulation.scenes import load_scenes, random_view
-from fhdr_cli.simulation.simulate import SimulatedPair, simulate
+from fhdr_cli.evaluation.metrics import MIN_LIGHT_PIXELS, clipped_regions
+from fhdr_cli.simulation.scenes import load_scenes
+from fhdr_cli.simulation.simulate import SimulatedPair
+from fhdr_cli.training.train import training_pair
 
 SHARES = [(0.0, 1e-4), (1e-4, 1e-3), (1e-3, 1e-2), (1e-2, 1.0)]
 
@@ -32,19 +31,18 @@ def training_pairs(folder: Path, views: int, size: int, light_probability: float
     scenes = load_scenes(folder)
     rng = np.random.default_rng(0)
     for _ in range(views * len(scenes)):
-        view = add_lens_glare(random_view(scenes[rng.integers(len(scenes))], rng, size), rng, 0.5)
-        yield simulate(add_light_sources(view, rng, light_probability), rng)
+        yield training_pair(scenes[rng.integers(len(scenes))], rng, size, light_probability, glare_probability=0.5)
 
 
 def regions(pair: SimulatedPair) -> list[tuple[float, float]]:
     """(share of the photo, log2 of the true mean luminance over the clip level) per clipped region."""
-    count, labels = cv2.connectedComponents(clipped_mask(pair.ldr).astype(np.uint8), connectivity=8)
+    labels = clipped_regions(pair.ldr)
     true_luminance = luminance(torch.from_numpy(pair.target), channel_dim=-1).numpy() / pair.clip_level
     found = []
-    for label in range(1, count):
+    for label in range(1, int(labels.max()) + 1):
         inside = labels == label
         area = int(inside.sum())
-        if area >= 4:
+        if area >= MIN_LIGHT_PIXELS:
             found.append((area / inside.size, float(np.log2(true_luminance[inside].mean()))))
     return found
 

@@ -23,23 +23,20 @@ import os
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
-from fhdr_cli.colour.transfer import mu_law
-from fhdr_cli.evaluation.metrics import clipped_mask
+from fhdr_cli.evaluation.metrics import clipped_regions
 from fhdr_cli.network.checkpoint import load_checkpoint, save_checkpoint
 from fhdr_cli.network.fhdr import FHDR
-from fhdr_cli.simulation.light_sources import add_lens_glare, add_light_sources
-from fhdr_cli.simulation.scenes import VALIDATION_SCENES, load_scenes, random_view
-from fhdr_cli.simulation.simulate import simulate
-from fhdr_cli.training.train import region_light_error, ssim_loss
+from fhdr_cli.simulation.scenes import VALIDATION_SCENES, load_scenes
+from fhdr_cli.training.train import LossWeights, hdr_loss, region_light_error, ssim_loss, training_pair
 
 DATA = ("../shared/hdr-train", "data/rendered", "data/registry-hdr")
 # held out by scripts/gpu_train.sh (HELD_OUT_RENDERS): every third render
 HELD_OUT_RENDERS = {f"render_{i:04d}" for i in range(2, 39, 3)}
 CHUNK, CROP, ITERATIONS, BATCH = 64, 128, 4, 16
+LOSS = LossWeights(perceptual=0.1, log=1.0)  # `fhdr train`'s loss, SSIM as the perceptual term; the light term is per region here
 
 
 def cache_features(model: FHDR, cache: Path, crops: int) -> None:
@@ -54,8 +51,8 @@ def cache_features(model: FHDR, cache: Path, crops: int) -> None:
         ldrs, targets, regions, names = [], [], [], []
         for _ in range(CHUNK):
             scene = scenes[rng.integers(len(scenes))]
-            pair = simulate(add_light_sources(add_lens_glare(random_view(scene, rng, CROP), rng, 0.5), rng, 0.25), rng)
-            regions.append(cv2.connectedComponents(clipped_mask(pair.ldr).astype(np.uint8), connectivity=8)[1])
+            pair = training_pair(scene, rng, CROP, light_probability=0.25, glare_probability=0.5)
+            regions.append(clipped_regions(pair.ldr))
             ldrs.append(pair.ldr), targets.append(pair.target), names.append(scene.name)
         as_batch = lambda images: torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous()  # noqa: E731
         ldr = as_batch(ldrs)
@@ -100,13 +97,10 @@ def main() -> None:
         order = torch.randperm(len(scenes))
         for first in range(0, len(scenes) - BATCH + 1, BATCH):
             batch = order[first:first + BATCH]
-            target = data["target"][batch]
-            out = model.reconstruct(data["ldr"][batch].float(), data["features"][batch].float(), calibration)
-            peak = target.amax(dim=(1, 2, 3), keepdim=True).clamp(min=1e-6)
-            out_mu, target_mu = mu_law(out / peak), mu_law(target / peak)
+            ldr, target = data["ldr"][batch].float(), data["target"][batch]
+            out = model.reconstruct(ldr, data["features"][batch].float(), calibration)
             light = region_light_error(out, target, data["regions"][batch])
-            loss = ((out_mu - target_mu).abs().mean() + 0.1 * ssim_loss(out_mu, target_mu)
-                    + (mu_law(out) - mu_law(target)).abs().mean() + args.light_weight * light)
+            loss = hdr_loss([out], target, ldr, ssim_loss, LOSS) + args.light_weight * light
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

@@ -13,6 +13,7 @@ torch version that training uses as a loss.
 
 from __future__ import annotations
 
+import cv2
 import flip_evaluator as flip
 import numpy as np
 import torch
@@ -111,6 +112,11 @@ def clipped_mask(ldr: np.ndarray, threshold: float = 0.99) -> np.ndarray:
     `psnr_mu` restricted to them measures highlight recovery specifically.
     """
     return np.any(ldr >= threshold, axis=-1)
+
+
+def clipped_regions(ldr: np.ndarray) -> np.ndarray:
+    """HxW labels of the 8-connected regions of `clipped_mask` (0: not clipped): one lamp, one sky."""
+    return cv2.connectedComponents(clipped_mask(ldr).astype(np.uint8), connectivity=8)[1]
 
 
 def _flip_input(x: np.ndarray) -> np.ndarray:

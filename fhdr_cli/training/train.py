@@ -43,7 +43,7 @@ from ..network.checkpoint import load_checkpoint, save_checkpoint
 from ..network.fhdr import FHDR
 from ..simulation.light_sources import add_lens_glare, add_light_sources
 from ..simulation.scenes import VALIDATION_SCENES, Scene, load_scenes, random_view
-from ..simulation.simulate import simulate
+from ..simulation.simulate import SimulatedPair, simulate
 from .perceptual import VGGPerceptualLoss
 
 
@@ -171,12 +171,19 @@ def ssim_loss(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return 1.0 - ssim(a, b).mean()
 
 
+def training_pair(scene: Scene, rng: np.random.Generator, size: int, light_probability: float = 0.0,
+                  glare_probability: float = 0.0) -> SimulatedPair:
+    """One training photo of `scene`: a random view, maybe seen through a glaring lens, maybe given
+    synthetic light sources, then exposed and encoded."""
+    view = add_lens_glare(random_view(scene, rng, size), rng, glare_probability)
+    return simulate(add_light_sources(view, rng, light_probability), rng)
+
+
 def make_batch(scenes: list[Scene], rng: np.random.Generator, size: int, count: int,
                light_probability: float = 0.0, glare_probability: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
     ldr, target = [], []
     for _ in range(count):
-        view = add_lens_glare(random_view(scenes[rng.integers(len(scenes))], rng, size), rng, glare_probability)
-        pair = simulate(add_light_sources(view, rng, light_probability), rng)
+        pair = training_pair(scenes[rng.integers(len(scenes))], rng, size, light_probability, glare_probability)
         ldr.append(pair.ldr)
         target.append(pair.target)
     as_tensor = lambda xs: torch.from_numpy(np.stack(xs)).permute(0, 3, 1, 2).contiguous()  # noqa: E731
