@@ -88,6 +88,27 @@ def test_region_light_asks_each_clipped_region_for_its_own_light():
     assert float(region_light_error(pred, target, torch.zeros_like(regions))) == 0.0
 
 
+def test_region_light_weight_adds_each_clipped_region_of_the_photo_to_the_loss():
+    target = torch.full((1, 3, 16, 16), 0.3)
+    target[..., 1:3, 1:3] = 40.0  # a lamp
+    target[..., 8:16, 8:16] = 2.0  # a sky
+    ldr = torch.full_like(target, 0.5)
+    ldr[..., 1:3, 1:3] = ldr[..., 8:16, 8:16] = 1.0  # both clipped, apart: two regions of the photo
+    pred = target.clone()
+    pred[..., 1:3, 1:3] = 40.0 / 8
+    pred[..., 8:16, 8:16] = 2.0 * 2
+    no_perceptual = lambda a, b: torch.zeros(())  # noqa: E731
+    plain = float(hdr_loss([pred, pred], target, ldr, no_perceptual, LossWeights(0.0)))
+    regional = float(hdr_loss([pred, pred], target, ldr, no_perceptual, LossWeights(0.0, region_light=0.5)))
+    # mean over the iterations of 0.5 x (2 x 3 + 8 x 1) / (2 + 8) stops
+    assert regional - plain == pytest.approx(0.5 * 1.4, rel=1e-3)
+    # the same photo with the lamp and sky touching is one region whose errors partly cancel
+    merged = ldr.clone()
+    merged[..., 1:8, 1:16] = 1.0
+    assert float(hdr_loss([pred], target, merged, no_perceptual, LossWeights(0.0, region_light=0.5))) - float(
+        hdr_loss([pred], target, merged, no_perceptual, LossWeights(0.0))) < 0.5 * 1.0
+
+
 def test_log_term_sees_shadow_errors_that_the_peak_normalised_loss_misses():
     target = torch.full((1, 3, 16, 16), 0.002)  # deep shadows
     target[..., 0, 0] = 1e4  # and a sun that normalises the paper's mu-law images
@@ -104,6 +125,8 @@ def test_log_term_sees_shadow_errors_that_the_peak_normalised_loss_misses():
 def test_negative_loss_weights_and_light_probability_are_usage_errors(tmp_path):
     with pytest.raises(UsageError, match="light-weight"):
         train(TrainSettings(data=tmp_path, light_weight=-1.0))
+    with pytest.raises(UsageError, match="region-light-weight"):
+        train(TrainSettings(data=tmp_path, region_light_weight=-1.0))
     with pytest.raises(UsageError, match="light-probability"):
         train(TrainSettings(data=tmp_path, light_probability=1.5))
     with pytest.raises(UsageError, match="glare-probability"):

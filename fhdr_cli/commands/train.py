@@ -40,6 +40,9 @@ def train_command(
                                      help="Weight of L1 on mu-law images at the photo's own scale (shadows and lights)."),
     light_weight: float = typer.Option(0.0, "--light-weight", min=0.0,
                                        help="Weight of the log error of the light from the input's clipped pixels."),
+    region_light_weight: float = typer.Option(0.0, "--region-light-weight", min=0.0,
+                                              help="Weight of the log error of each clipped region's light "
+                                                   "(a lamp and a sky in one view each get their own)."),
     light_probability: float = typer.Option(0.0, "--light-probability", min=0.0, max=1.0,
                                             help="Share of training views given synthetic suns, bulbs and windows."),
     glare_probability: float = typer.Option(0.0, "--glare-probability", min=0.0, max=1.0,
@@ -58,7 +61,7 @@ def train_command(
         minutes=minutes, resume=resume, val_scenes=tuple(v for v in val_scenes.split(",") if v),
         checkpoint_minutes=checkpoint_minutes, vgg_weights=vgg_weights, threads=threads, workers=workers, seed=seed,
         select=select, overshoot_weight=overshoot_weight, log_weight=log_weight, light_weight=light_weight,
-        light_probability=light_probability, glare_probability=glare_probability, precision=precision,
+        region_light_weight=region_light_weight, light_probability=light_probability, glare_probability=glare_probability, precision=precision,
     )
     with Progress(TextColumn("[bold]train"), BarColumn(), TextColumn("{task.description}"), TimeRemainingColumn(),
                   console=err_console) as progress:

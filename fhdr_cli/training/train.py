@@ -37,7 +37,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from ..colour.transfer import luminance, mu_law
 from ..errors import UsageError
-from ..evaluation.metrics import align_exposure, clipped_mask, hdr_flip, ssim
+from ..evaluation.metrics import align_exposure, clipped_mask, clipped_regions, hdr_flip, ssim
 from ..inference.device import resolve_device, set_threads
 from ..network.checkpoint import load_checkpoint, save_checkpoint
 from ..network.fhdr import FHDR
@@ -72,6 +72,7 @@ class TrainSettings:
     overshoot_weight: float = 0.0  # extra L1 weight where the output is brighter than the target
     log_weight: float = 0.0  # L1 on mu-law images at the photo's scale (shadows and lights alike)
     light_weight: float = 0.0  # log error of the light emitted by the input's clipped pixels
+    region_light_weight: float = 0.0  # the same per clipped region: a lamp and a sky in one view each get their own
     light_probability: float = 0.0  # share of training views given synthetic light sources
     glare_probability: float = 0.0  # share of training views seen through a glaring lens
     precision: str = "auto"  # "bf16" autocast, "fp32", or "auto": bf16 where the device runs it natively
@@ -95,6 +96,7 @@ class LossWeights:
     overshoot: float = 0.0
     log: float = 0.0
     light: float = 0.0
+    region_light: float = 0.0
 
 
 LEGACY_LOSS = [0.1, 0.0, 0.0, 0.0]  # checkpoints saved before the weights were recorded (perceptual 0.1 only)
@@ -113,7 +115,10 @@ def hdr_loss(outputs: list[torch.Tensor], target: torch.Tensor, ldr: torch.Tenso
     peak = target.amax(dim=(1, 2, 3), keepdim=True).clamp(min=1e-6)
     target_mu = mu_law(target / peak)
     target_log = mu_law(target) if weights.log else None
-    clipped = torch.from_numpy(clipped_mask(ldr.permute(0, 2, 3, 1).cpu().numpy())).to(target.device) if weights.light else None
+    photos = ldr.permute(0, 2, 3, 1).cpu().numpy() if weights.light or weights.region_light else None
+    clipped = torch.from_numpy(clipped_mask(photos)).to(target.device) if weights.light else None
+    regions = (torch.from_numpy(np.stack([clipped_regions(photo) for photo in photos])).to(target.device)
+               if weights.region_light else None)
     total = 0.0
     for out in outputs:
         out_mu = mu_law(out / peak)
@@ -124,6 +129,8 @@ def hdr_loss(outputs: list[torch.Tensor], target: torch.Tensor, ldr: torch.Tenso
             total = total + weights.log * (mu_law(out) - target_log).abs().mean()
         if weights.light:
             total = total + weights.light * light_log_error(out, target, clipped)
+        if weights.region_light:
+            total = total + weights.region_light * region_light_error(out, target, regions)
     return total / len(outputs)
 
 
@@ -244,7 +251,7 @@ def train(s: TrainSettings, on_step: Callable[[StepReport], None] = lambda r: No
         raise UsageError(f"--lr-decay must be cosine or none, got {s.lr_decay}")
     if s.select not in ("loss", "flip"):
         raise UsageError(f"--select must be loss or flip, got {s.select}")
-    for name in ("overshoot_weight", "log_weight", "light_weight"):
+    for name in ("overshoot_weight", "log_weight", "light_weight", "region_light_weight"):
         if getattr(s, name) < 0:
             raise UsageError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(s, name)}")
     for name in ("light_probability", "glare_probability"):
@@ -264,7 +271,8 @@ def train(s: TrainSettings, on_step: Callable[[StepReport], None] = lambda r: No
         raise UsageError(f"{where}: no .exr/.hdr training scenes (after holding out {len(val_scenes)})")
 
     summary: dict = {"phases": [], "steps": 0, "seconds": 0.0}
-    loss_weights = LossWeights(s.perceptual_weight, s.overshoot_weight, s.log_weight, s.light_weight)
+    loss_weights = LossWeights(s.perceptual_weight, s.overshoot_weight, s.log_weight, s.light_weight,
+                               s.region_light_weight)
     if s.resume:
         ckpt = load_checkpoint(s.resume)
         if ckpt.model.architecture != "ours":  # its tanh head has no log gain to train
@@ -308,6 +316,7 @@ def train(s: TrainSettings, on_step: Callable[[StepReport], None] = lambda r: No
         "iterations": s.iterations, "patch": s.patch, "batch": s.batch, "val_patch": s.val_patch, "lr": s.lr, "lr_decay": s.lr_decay,
         "perceptual": "vgg19" if s.vgg_weights else f"ssim x{s.perceptual_weight}",
         "overshoot_weight": s.overshoot_weight, "log_weight": s.log_weight, "light_weight": s.light_weight,
+        "region_light_weight": s.region_light_weight,
         "light_probability": s.light_probability, "glare_probability": s.glare_probability, "precision": precision,
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)",
         "start_step": step, "steps": 0, "seconds": 0.0,
