@@ -790,9 +790,14 @@ def test_train_reads_several_data_folders(scenes, tmp_path):
     shutil.copy(scenes / "alpha.exr", more / "gamma.exr")
     out = tmp_path / "run.pt"
     ok(fhdr("train", "--data", scenes, "--data", more, "--val-scenes", "beta", "--out", out, "--patch", "32",
-            "--batch", "1", "--iterations", "1", "--minutes", "0", "--device", "cpu", "--threads", "1"))
+            "--batch", "1", "--iterations", "1", "--minutes", "0", "--device", "cpu", "--threads", "1",
+            "--data-weight", "1", "--data-weight", "3"))
     phase = torch.load(out, weights_only=True)["training"]["phases"][0]
     assert phase["train_scenes"] == ["alpha", "gamma"] and phase["val_scenes"] == ["beta"]
+    assert phase["data_weights"] == {str(scenes): 1.0, str(more): 3.0}
+    result = fhdr("train", "--data", scenes, "--data", more, "--val-scenes", "beta", "--out", tmp_path / "x.pt",
+                  "--data-weight", "1")
+    assert result.exit_code == 2 and "1 weights for 2 --data folders" in err(result) and not (tmp_path / "x.pt").exists()
 
     result = fhdr("train", "--data", scenes, "--data", scenes, "--out", tmp_path / "x.pt")
     assert result.exit_code == 2 and "unique" in err(result) and "alpha" in err(result)

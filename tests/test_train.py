@@ -8,7 +8,7 @@ from fhdr_cli.simulation.scenes import Scene
 import torch
 
 from fhdr_cli.training.train import (LossWeights, SimulatedBatches, TrainSettings, hdr_loss, learning_rate,
-                                     region_light_error, resolve_precision, train)
+                                     region_light_error, resolve_precision, scene_probabilities, train)
 
 
 def test_cosine_learning_rate_falls_from_peak_to_a_twentieth():
@@ -50,6 +50,30 @@ def test_simulated_batches_have_the_requested_shape_and_differ():
     assert ldr1.shape == hdr1.shape == (3, 3, 32, 32)
     assert 0 <= float(ldr1.min()) and float(ldr1.max()) <= 1
     assert not np.array_equal(ldr1.numpy(), ldr2.numpy())
+
+
+def test_data_weights_give_each_folder_its_share_split_among_its_scenes():
+    flat = lambda name: Scene(name, np.ones((8, 8, 3), np.float32))  # noqa: E731
+    renders, panoramas = [flat(f"r{i}") for i in range(3)], [flat("p0")]
+    assert scene_probabilities([renders, panoramas], None) is None
+    np.testing.assert_allclose(scene_probabilities([renders, panoramas], (1.0, 1.0)), [1 / 6] * 3 + [1 / 2])
+    np.testing.assert_allclose(scene_probabilities([renders, [], panoramas], (1.0, 5.0, 3.0)), [1 / 12] * 3 + [3 / 4])
+    with pytest.raises(UsageError, match="2 weights for 3"):
+        scene_probabilities([renders, [], panoramas], (1.0, 1.0))
+    for bad in ((-1.0, 2.0), (0.0, 0.0)):
+        with pytest.raises(UsageError, match="--data-weight"):
+            scene_probabilities([renders, panoramas], bad)
+
+
+def test_simulated_batches_draw_scenes_by_the_data_weights():
+    red = Scene("red", np.tile(np.array([0.6, 0.05, 0.05], np.float32), (40, 40, 1)))
+    blue = Scene("blue", np.tile(np.array([0.05, 0.05, 0.6], np.float32), (40, 40, 1)))
+    red_crops = lambda probabilities: sum(  # noqa: E731
+        int((hdr[:, 0] > hdr[:, 2]).all(dim=(1, 2)).sum())
+        for hdr in (batch[1] for batch, _ in zip(SimulatedBatches([red, blue], 16, 8, 0, probabilities=probabilities),
+                                                 range(5))))
+    assert red_crops(np.array([0.0, 1.0])) == 0 and red_crops(np.array([1.0, 0.0])) == 40
+    assert 5 < red_crops(None) < 35  # uniform over scenes without weights
 
 
 def test_light_term_measures_the_light_of_clipped_pixels_in_stops():
@@ -127,6 +151,16 @@ def test_negative_loss_weights_and_light_probability_are_usage_errors(tmp_path):
         train(TrainSettings(data=tmp_path, light_weight=-1.0))
     with pytest.raises(UsageError, match="region-light-weight"):
         train(TrainSettings(data=tmp_path, region_light_weight=-1.0))
+
+
+def test_data_weights_must_match_the_data_folders(tmp_path):
+    from fhdr_cli.io.hdr_files import write_hdr
+
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        write_hdr(tmp_path / name / f"{name}.exr", np.full((16, 32, 3), 0.5, np.float32))
+    with pytest.raises(UsageError, match="1 weights for 2"):
+        train(TrainSettings(data=(tmp_path / "a", tmp_path / "b"), data_weights=(1.0,), val_scenes=()))
     with pytest.raises(UsageError, match="light-probability"):
         train(TrainSettings(data=tmp_path, light_probability=1.5))
     with pytest.raises(UsageError, match="glare-probability"):

@@ -17,6 +17,9 @@ from . import console, err_console, report_errors
 @report_errors
 def train_command(
     data: list[Path] = typer.Option(..., "--data", help="Folder of .exr/.hdr scenes (panoramas, cube strips or photos); repeat for several."),
+    data_weight: Optional[list[float]] = typer.Option(
+        None, "--data-weight", help="Share of the training crops from each --data folder (one per --data, in order; "
+                                    "default: every scene alike)."),
     out: Path = typer.Option(Path("runs/fhdr.pt"), "--out", help="Last checkpoint; the best one goes to *.best.pt."),
     iterations: int = typer.Option(4, "--iterations", min=1, max=4, help="Feedback iterations trained (loss averaged over all)."),
     patch: int = typer.Option(64, "--patch", min=16, help="Training crop size in pixels."),
@@ -57,7 +60,7 @@ def train_command(
         if not folder.is_dir():
             raise UsageError(f"{folder}: not a folder (--data takes a folder of .exr/.hdr scenes)")
     settings = TrainSettings(
-        data=tuple(data), out=out, iterations=iterations, patch=patch, batch=batch, val_patch=val_patch, lr=lr, lr_decay=lr_decay, device=device,
+        data=tuple(data), data_weights=tuple(data_weight) if data_weight else None, out=out, iterations=iterations, patch=patch, batch=batch, val_patch=val_patch, lr=lr, lr_decay=lr_decay, device=device,
         minutes=minutes, resume=resume, val_scenes=tuple(v for v in val_scenes.split(",") if v),
         checkpoint_minutes=checkpoint_minutes, vgg_weights=vgg_weights, threads=threads, workers=workers, seed=seed,
         select=select, overshoot_weight=overshoot_weight, log_weight=log_weight, light_weight=light_weight,

@@ -50,6 +50,7 @@ from .perceptual import VGGPerceptualLoss
 @dataclass
 class TrainSettings:
     data: Path | tuple[Path, ...]  # one folder of .exr/.hdr scenes, or several
+    data_weights: tuple[float, ...] | None = None  # each folder's share of the crops; None: every scene alike
     out: Path = Path("runs/fhdr.pt")  # last checkpoint (resumable); the best by validation goes to *.best.pt
     iterations: int = 4
     patch: int = 64
@@ -186,11 +187,27 @@ def training_pair(scene: Scene, rng: np.random.Generator, size: int, light_proba
     return simulate(add_light_sources(view, rng, light_probability), rng)
 
 
+def scene_probabilities(folders: list[list[Scene]], weights: tuple[float, ...] | None) -> np.ndarray | None:
+    """Each scene's chance to be drawn: its folder's share of `weights`, split evenly among the folder's
+    scenes (27 renders beside 18 panoramas need not make 60 % of the crops renders). None: uniform."""
+    if weights is None:
+        return None
+    if len(weights) != len(folders):
+        raise UsageError(f"--data-weight: {len(weights)} weights for {len(folders)} --data folders (one each, in order)")
+    if any(w < 0 for w in weights) or not any(w > 0 and group for w, group in zip(weights, folders)):
+        raise UsageError(f"--data-weight must be >= 0 with some folder of training scenes above 0, got {list(weights)}")
+    shares = [np.full(len(group), w / len(group)) for w, group in zip(weights, folders) if group]
+    probabilities = np.concatenate(shares)
+    return probabilities / probabilities.sum()
+
+
 def make_batch(scenes: list[Scene], rng: np.random.Generator, size: int, count: int,
-               light_probability: float = 0.0, glare_probability: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+               light_probability: float = 0.0, glare_probability: float = 0.0,
+               probabilities: np.ndarray | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     ldr, target = [], []
     for _ in range(count):
-        pair = training_pair(scenes[rng.integers(len(scenes))], rng, size, light_probability, glare_probability)
+        index = rng.integers(len(scenes)) if probabilities is None else rng.choice(len(scenes), p=probabilities)
+        pair = training_pair(scenes[index], rng, size, light_probability, glare_probability)
         ldr.append(pair.ldr)
         target.append(pair.target)
     as_tensor = lambda xs: torch.from_numpy(np.stack(xs)).permute(0, 3, 1, 2).contiguous()  # noqa: E731
@@ -201,9 +218,10 @@ class SimulatedBatches(IterableDataset):
     """An endless stream of simulated (ldr, target) batches; each worker draws from its own seed."""
 
     def __init__(self, scenes: list[Scene], patch: int, batch: int, seed: int, light_probability: float = 0.0,
-                 glare_probability: float = 0.0):
+                 glare_probability: float = 0.0, probabilities: np.ndarray | None = None):
         self.scenes, self.patch, self.batch, self.seed = scenes, patch, batch, seed
         self.light_probability, self.glare_probability = light_probability, glare_probability
+        self.probabilities = probabilities
 
     def __iter__(self):
         worker = get_worker_info()
@@ -211,7 +229,8 @@ class SimulatedBatches(IterableDataset):
             cv2.setNumThreads(1)  # workers already run side by side
         rng = np.random.default_rng([self.seed, worker.id if worker else 0])
         while True:
-            yield make_batch(self.scenes, rng, self.patch, self.batch, self.light_probability, self.glare_probability)
+            yield make_batch(self.scenes, rng, self.patch, self.batch, self.light_probability, self.glare_probability,
+                             self.probabilities)
 
 
 def default_workers(device: torch.device) -> int:
@@ -259,7 +278,8 @@ def train(s: TrainSettings, on_step: Callable[[StepReport], None] = lambda r: No
             raise UsageError(f"--{name.replace('_', '-')} must be in [0, 1], got {getattr(s, name)}")
     precision = resolve_precision(s.precision, device)
     folders = (s.data,) if isinstance(s.data, Path) else tuple(s.data)
-    scenes = [scene for folder in folders for scene in load_scenes(folder)]
+    per_folder = [load_scenes(folder) for folder in folders]
+    scenes = [scene for group in per_folder for scene in group]
     names = [scene.name for scene in scenes]
     if len(set(names)) < len(names):
         twice = sorted({n for n in names if names.count(n) > 1})
@@ -269,6 +289,8 @@ def train(s: TrainSettings, on_step: Callable[[StepReport], None] = lambda r: No
     if not train_scenes:
         where = ", ".join(str(f) for f in folders)
         raise UsageError(f"{where}: no .exr/.hdr training scenes (after holding out {len(val_scenes)})")
+    probabilities = scene_probabilities([[sc for sc in group if sc.name not in s.val_scenes] for group in per_folder],
+                                        s.data_weights)
 
     summary: dict = {"phases": [], "steps": 0, "seconds": 0.0}
     loss_weights = LossWeights(s.perceptual_weight, s.overshoot_weight, s.log_weight, s.light_weight,
@@ -306,7 +328,7 @@ def train(s: TrainSettings, on_step: Callable[[StepReport], None] = lambda r: No
     workers = default_workers(device) if s.workers is None else s.workers
     # a resumed run draws new samples, not a replay
     batches = DataLoader(SimulatedBatches(train_scenes, s.patch, s.batch, s.seed + step, s.light_probability,
-                                          s.glare_probability), batch_size=None,
+                                          s.glare_probability, probabilities), batch_size=None,
                          num_workers=workers, pin_memory=device.type == "cuda",
                          prefetch_factor=4 if workers else None,
                          multiprocessing_context="spawn" if workers else None)  # fork can deadlock in cv2/OpenMP
@@ -322,6 +344,8 @@ def train(s: TrainSettings, on_step: Callable[[StepReport], None] = lambda r: No
         "start_step": step, "steps": 0, "seconds": 0.0,
         "train_scenes": [sc.name for sc in train_scenes], "val_scenes": [sc.name for sc in val_scenes],
     }
+    if s.data_weights is not None:
+        phase["data_weights"] = {str(folder): weight for folder, weight in zip(folders, s.data_weights)}
     summary["phases"].append(phase)
     log_path = s.log or Path(s.out).with_suffix(".csv")
     log_path.parent.mkdir(parents=True, exist_ok=True)
