@@ -57,6 +57,8 @@ collect() {
   for name in A B; do echo "== run $name"; grep -a -v "━" "/tmp/$name/log.txt" 2>/dev/null | tail -40; done > "$OUT/logs.txt"
 }
 
+# Scenes are drawn alike, so the 27 training renders make 60 % of the crops; `--data-weight` (one per
+# --data) sets each folder's share if a run shows the renders pulling the panoramas' skies too bright.
 # Session 6 trained with lights on half the views, and its weights overshot where no light was;
 # A and B bracket a realistic share. Half the views go through a glaring lens (session 12): the
 # synthetic lights always carried a halo and the renders' lamps none, so "no halo" read as "no light".
