@@ -284,13 +284,13 @@ def train(s: TrainSettings, on_step: Callable[[StepReport], None] = lambda r: No
     if len(set(names)) < len(names):
         twice = sorted({n for n in names if names.count(n) > 1})
         raise UsageError(f"scene names must be unique across --data folders (held-out scenes go by name): {', '.join(twice)}")
-    train_scenes = [scene for scene in scenes if scene.name not in s.val_scenes]
+    train_groups = [[scene for scene in group if scene.name not in s.val_scenes] for group in per_folder]
+    train_scenes = [scene for group in train_groups for scene in group]
     val_scenes = [scene for scene in scenes if scene.name in s.val_scenes]
     if not train_scenes:
         where = ", ".join(str(f) for f in folders)
         raise UsageError(f"{where}: no .exr/.hdr training scenes (after holding out {len(val_scenes)})")
-    probabilities = scene_probabilities([[sc for sc in group if sc.name not in s.val_scenes] for group in per_folder],
-                                        s.data_weights)
+    probabilities = scene_probabilities(train_groups, s.data_weights)
 
     summary: dict = {"phases": [], "steps": 0, "seconds": 0.0}
     loss_weights = LossWeights(s.perceptual_weight, s.overshoot_weight, s.log_weight, s.light_weight,
